@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help venv demo test test-fast lint format bench eval clean
+
+help:
+	@echo "make demo   - set up, start embedded PostgreSQL, load demo data, run API + portal on 127.0.0.1"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff check + format check"
+	@echo "make bench  - retrieval and serving benchmarks (writes var/bench/*.json)"
+	@echo "make eval   - evaluation of every project that has one"
+	@echo "make clean  - remove the venv, caches and local data"
+
+venv:
+	@./scripts/setup_env.sh
+
+demo: venv
+	$(PY) -m scripts.demo
+
+test: venv
+	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv
+	@mkdir -p var/bench
+	$(PY) scripts/bench/retrieval.py --n 100000 --out var/bench/retrieval.json
+	$(PY) scripts/bench/serving.py --out var/bench/serving.json
+
+eval: venv
+	$(PY) -m scripts.eval_all
+
+clean:
+	rm -rf $(VENV) .cache var .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

