@@ -136,6 +136,10 @@ class GuardrailSettings(BaseModel):
         default_factory=lambda: ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IP_ADDRESS", "IBAN_CODE"]
     )
     profanity_threshold: float = Field(default=0.8, ge=0, le=1)
+    pii_score_threshold: float = Field(
+        default=0.35, ge=0, le=1, description="Presidio confidence below which a PII finding is ignored"
+    )
+    pii_language: str = "en"
 
 
 class JobSettings(BaseModel):
