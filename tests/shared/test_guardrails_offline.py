@@ -1,0 +1,30 @@
+from pathlib import Path
+
+import pytest
+
+from shared.guardrails import offline
+
+
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        (None, "enable_metrics=false\n"),
+        ("id=abc", "id=abc\nenable_metrics=false\n"),
+        ("enable_metrics=true\n", "enable_metrics=true\n"),  # an explicit opt-in is respected
+    ],
+)
+def test_ensure_offline_writes_guardrailsrc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: str | None, expected: str
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(offline, "_done", False)
+    if existing is not None:
+        (tmp_path / ".guardrailsrc").write_text(existing)
+    offline.ensure_offline()
+    assert (tmp_path / ".guardrailsrc").read_text() == expected
+    from guardrails.settings import settings
+
+    assert settings.rc.enable_metrics is (existing == "enable_metrics=true\n")
+    monkeypatch.undo()
+    offline._done = False
+    offline.ensure_offline()  # restore the process-wide settings from the real home
