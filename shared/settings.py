@@ -120,6 +120,7 @@ class PortalSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8501
     api_url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = Field(default=None, description="sent as X-API-Key when the API requires keys")
 
 
 class ObservabilitySettings(BaseModel):

@@ -106,9 +106,11 @@ def _route_label(scope: Scope) -> str:
     if not template:
         route = scope.get("route")
         template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    if not template:
-        return "unmatched"  # 404s must not create one label per probed URL
-    return scope.get("root_path", "") + template
+    if template:
+        return scope.get("root_path", "") + template
+    if "endpoint" in scope and not scope.get("path_params"):
+        return scope["path"]  # a matched plain Starlette route (/openapi.json, /docs): a fixed path
+    return "unmatched"  # 404s must not create one label per probed URL
 
 
 # ------------------------------------------------------------------------------------ body limit
