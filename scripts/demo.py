@@ -30,6 +30,8 @@ from shared.settings import REPO_ROOT, Settings, get_settings
 
 PORTAL_HOME = REPO_ROOT / "projects" / "platform" / "portal" / "Home.py"
 SMOKE_PROMPT = "Reply with one short sentence: what is PostgreSQL?"
+# A different prompt for the streamed check, so the response cache cannot answer it from the first one.
+SMOKE_STREAM_PROMPT = "Reply with one short sentence: what is Python?"
 STOP = threading.Event()
 """Set by SIGINT/SIGTERM; every wait checks it so Ctrl-C works at any stage."""
 
@@ -233,7 +235,7 @@ def _chat(api_url: str, max_tokens: int) -> str:
 def _chat_stream(api_url: str, max_tokens: int) -> str:
     body = {
         "model": _served_model(api_url),
-        "messages": [{"role": "user", "content": SMOKE_PROMPT}],
+        "messages": [{"role": "user", "content": SMOKE_STREAM_PROMPT}],
         "max_tokens": max_tokens,
         "temperature": 0,
         "stream": True,

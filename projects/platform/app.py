@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from projects.platform.models import LazyModel
+from projects.platform.models import LazyChatModel, LazyEmbedder
 from projects.platform.registry import PROJECTS
 from shared.api.app import create_app
 from shared.api.context import ServiceContext
@@ -26,13 +26,13 @@ log = logging.getLogger(__name__)
 TITLE = "GenAI reference systems platform"
 
 
-def _model_server_router(ctx: ServiceContext, chat: LazyModel, embed: LazyModel) -> APIRouter:
+def _model_server_router(ctx: ServiceContext, chat: LazyChatModel, embed: LazyEmbedder) -> APIRouter:
     try:
         from shared.serving.server import create_model_server_router
     except ImportError as exc:
         log.error("model server unavailable (shared.serving.server missing): %s", exc)
         return _unavailable_router(f"the model server is not installed in this checkout ({exc})")
-    return create_model_server_router(chat_models=chat, embedders=embed)
+    return create_model_server_router(chat_models={chat.name: chat}, embedders={embed.name: embed})
 
 
 def _unavailable_router(detail: str) -> APIRouter:
@@ -47,7 +47,7 @@ def _unavailable_router(detail: str) -> APIRouter:
 
 def _database_check(ctx: ServiceContext):
     def check() -> None:
-        with ctx.pool().connection(timeout=5) as conn:
+        with ctx.pool().connection(timeout=3) as conn:
             conn.execute("SELECT 1").fetchone()
 
     return check
@@ -59,8 +59,10 @@ def create_platform_app(
     """Compose the platform: model server at /v1, landed projects under their prefixes, shared readiness."""
     settings = settings or get_settings()
     ctx = ServiceContext(settings=settings, database_url=database_url or settings.effective_database_url())
-    chat = LazyModel(ctx.served_chat_model_name(), ctx.chat_model)
-    embed = LazyModel(ctx.served_embedding_model_name(), ctx.embedder)
+    chat = LazyChatModel(ctx.served_chat_model_name(), settings.serving.backend, ctx.chat_model)
+    embed = LazyEmbedder(
+        ctx.served_embedding_model_name(), settings.embeddings.backend, settings.embeddings.dim, ctx.embedder
+    )
 
     routers: list[tuple[str, APIRouter]] = [("/v1", _model_server_router(ctx, chat, embed))]
     mounted = []
@@ -95,7 +97,7 @@ def create_platform_app(
     return app
 
 
-def _warm(chat: LazyModel, embed: LazyModel) -> None:
+def _warm(chat: LazyChatModel, embed: LazyEmbedder) -> None:
     chat.warm()
     embed.warm()
 

@@ -1,24 +1,29 @@
-"""Lazily loaded models for the model server: the platform starts instantly and warms them in the background.
+"""Lazily loaded models for the platform: the process starts at once and warms them in the background.
 
-The model server router takes plain mappings ``name -> ChatModel`` / ``name -> Embedder``; a
-:class:`LazyModel` mapping loads its one entry on first access (or when :meth:`warm` runs) and
-reports its state to the readiness probe.
+The model server router takes plain mappings ``name -> ChatModel`` / ``name -> Embedder``. The
+values here are proxies that know their name and backend up front (so ``/v1/models`` answers
+without loading anything) and load the real model on first use — inside the worker thread that
+serves the request, never on the event loop — or when :meth:`warm` runs at startup. Their
+:meth:`check` is the readiness probe's view of the model.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from shared.serving.base import ChatModel, Embedder
+from shared.serving.types import ChatRequest, ChatResult, StreamChunk
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class LazyModel(Mapping[str, T], Generic[T]):
-    """A one-entry mapping whose value is built by ``loader`` once, thread-safely."""
-
+class _Lazy(Generic[T]):
     def __init__(self, name: str, loader: Callable[[], T]) -> None:
         self.name = name
         self._loader = loader
@@ -57,16 +62,34 @@ class LazyModel(Mapping[str, T], Generic[T]):
         if not self.loaded:
             raise RuntimeError(f"model {self.name!r} is still loading")
 
-    def __getitem__(self, key: str) -> T:
-        if key != self.name:
-            raise KeyError(key)
-        return self.get_model()
+    def __getattr__(self, attr: str) -> Any:  # anything else the real model offers
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.get_model(), attr)
 
-    def __iter__(self) -> Iterator[str]:
-        yield self.name
 
-    def __len__(self) -> int:
-        return 1
+class LazyChatModel(_Lazy[ChatModel], ChatModel):
+    def __init__(self, name: str, backend: str, loader: Callable[[], ChatModel]) -> None:
+        super().__init__(name, loader)
+        self.model = name
+        self.backend = backend
 
-    def __contains__(self, key: object) -> bool:
-        return key == self.name
+    def chat(self, request: ChatRequest) -> ChatResult:
+        return self.get_model().chat(request)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        yield from self.get_model().stream(request)  # a generator: loads on the first next(), in a worker thread
+
+    def count_tokens(self, text: str) -> int:
+        return self.get_model().count_tokens(text)
+
+
+class LazyEmbedder(_Lazy[Embedder], Embedder):
+    def __init__(self, name: str, backend: str, dim: int, loader: Callable[[], Embedder]) -> None:
+        super().__init__(name, loader)
+        self.model = name
+        self.backend = backend
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.get_model().embed(texts)

@@ -225,7 +225,7 @@ def create_app(
     # Listed outermost first; add_middleware prepends, so add them in reverse.
     stack: list[tuple[type, dict[str, Any]]] = [
         (CorrelationIdMiddleware, {"header_name": "X-Request-ID", "validator": _valid_request_id}),
-        (MetricsMiddleware, {"service": service}),
+        (MetricsMiddleware, {"service": service, "quiet_paths": EXEMPT_PATHS}),
         (
             CORSMiddleware,
             {

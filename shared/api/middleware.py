@@ -65,9 +65,10 @@ class MetricsMiddleware:
     The duration runs until the last body chunk is sent, so a streamed answer is measured whole.
     """
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, quiet_paths: Collection[str] = ()) -> None:
         self.app = app
         self.service = service
+        self.quiet_paths = quiet_paths  # probes and scrapes: logged at DEBUG, they arrive every few seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,7 +90,8 @@ class MetricsMiddleware:
             method = scope["method"]
             HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
             HTTP_LATENCY.labels(self.service, method, route).observe(elapsed)
-            access_log.info(
+            access_log.log(
+                logging.DEBUG if scope["path"] in self.quiet_paths else logging.INFO,
                 "%s %s %s",
                 method,
                 route,

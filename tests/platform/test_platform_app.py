@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from fastapi.testclient import TestClient
 
 import projects
 from projects.platform import app as platform_app
-from projects.platform.models import LazyModel
+from projects.platform.models import LazyChatModel
 from projects.platform.registry import PROJECTS, Project, get_project
+from shared.serving.base import ChatModel
+from shared.serving.types import ChatMessage, ChatRequest, ChatResult, StreamChunk
 from shared.settings import Settings
 
 
@@ -31,21 +34,35 @@ def test_registry_lists_the_eight_projects() -> None:
     assert get_project("nl2sql_analytics").prefix == "/analytics"
 
 
-def test_lazy_model_loads_once_and_reports_readiness() -> None:
+class _EchoModel(ChatModel):
+    """Test double at the model boundary: this test is about loading and readiness, not generation."""
+
+    backend, model = "echo", "m"
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        return ChatResult(text=request.messages[-1].content or "", model=self.model, backend=self.backend)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        yield StreamChunk(delta=request.messages[-1].content or "", finish_reason="stop")
+
+
+def test_lazy_chat_model_loads_once_on_use_and_reports_readiness() -> None:
     calls = []
-    lazy = LazyModel("m", lambda: calls.append(1) or "MODEL")
-    assert list(lazy) == ["m"] and "m" in lazy and len(lazy) == 1 and not calls  # listing does not load
+    lazy = LazyChatModel("m", "local", lambda: calls.append(1) or _EchoModel())
+    assert (lazy.model, lazy.backend) == ("m", "local") and not calls  # listing models does not load
     with pytest.raises(RuntimeError, match="still loading"):
         lazy.check()
-    assert lazy["m"] == "MODEL" and lazy["m"] == "MODEL" and calls == [1]
+    chunks = lazy.stream(ChatRequest(messages=[ChatMessage.user("hi")]))
+    assert not calls  # a stream loads on its first chunk (in the worker thread), not when created
+    assert [c.delta for c in chunks] == ["hi"]
+    assert lazy.chat(ChatRequest(messages=[ChatMessage.user("yo")])).text == "yo"
+    assert calls == [1]
     lazy.check()
-    with pytest.raises(KeyError):
-        lazy["other"]
 
-    def boom() -> str:
+    def boom() -> ChatModel:
         raise OSError("weights missing")
 
-    failing = LazyModel("x", boom)
+    failing = LazyChatModel("x", "local", boom)
     failing.warm()  # logs, does not raise: the process keeps serving and /ready says why
     with pytest.raises(RuntimeError, match="weights missing"):
         failing.check()

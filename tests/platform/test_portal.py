@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from projects.platform.app import create_platform_app
 from projects.platform.registry import PROJECTS
 from shared.api.serve import serve_in_thread
-from shared.settings import Settings
+from shared.settings import ServingSettings, Settings
 
 PORTAL = Path(__file__).resolve().parents[2] / "projects" / "platform" / "portal"
 
@@ -74,3 +74,29 @@ def test_status_page_against_running_platform(live_platform: str) -> None:
     checks = {row["check"]: row["status"] for row in at.dataframe[0].value.to_dict("records")}
     assert checks == {"database": "ok", "chat_model": "fail"}
     assert float(metrics["HTTP requests"].replace(",", "")) >= 2  # /health and /ready were counted
+
+
+@pytest.mark.slow
+@pytest.mark.db
+def test_playground_streams_an_answer_from_the_running_platform(
+    fresh_settings: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """End to end, nothing mocked: portal page -> OpenAI client -> /v1/chat/completions (SSE) -> real tiny model."""
+    settings = Settings(serving=ServingSettings(local_model="smollm2-135m-instruct", response_cache_enabled=False))
+    app = create_platform_app(settings, database_url=database_url, warm_models=False)
+    with serve_in_thread(app) as url:
+        fresh_settings.setenv("PORTAL__API_URL", url)
+        at = _run("views/playground.py")
+        assert not at.exception and not at.error
+        assert at.selectbox[0].value == "smollm2-135m-instruct"
+        at.sidebar.slider[1].set_value(16)  # max tokens: keep it short
+        at.chat_input[0].set_value("Say hello.").run(timeout=300)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    roles = [m.name for m in at.chat_message]
+    assert roles == ["user", "assistant"]
+    answer = " ".join(md.value for md in at.chat_message[1].markdown)
+    assert answer.strip()
+    assert (
+        at.session_state["messages"][-1] == {"role": "assistant", "content": answer.strip()}
+        or answer.strip() in (at.session_state["messages"][-1]["content"])
+    )

@@ -33,7 +33,7 @@ for project in PROJECTS:
 st.dataframe(
     rows,
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     column_config={"API": st.column_config.LinkColumn("API"), "Page": st.column_config.LinkColumn("Page")},
 )
 st.caption(f"{sum(p.has_router() for p in PROJECTS)} of {len(PROJECTS)} projects available in this checkout.")

@@ -32,7 +32,7 @@ else:
     checks = body.get("errors", [])
     st.warning(body.get("detail", "not ready"))
 st.subheader("Readiness checks")
-st.dataframe(checks, hide_index=True, use_container_width=True)
+st.dataframe(checks, hide_index=True, width="stretch")
 
 metrics_text = api.get("/metrics").text
 st.subheader("Key metrics (since process start)")
@@ -45,5 +45,5 @@ if latency:
     st.dataframe(
         [{"route": r, "mean_ms": round(ms, 1)} for r, ms in sorted(latency.items())],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
