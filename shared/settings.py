@@ -106,28 +106,40 @@ class DatabaseSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = 8000
+    """HTTP surface of every service built with shared.api.create_app (and the platform process)."""
+
+    host: str = Field(default="127.0.0.1", description="bind address of the API (0.0.0.0 in containers)")
+    port: int = Field(default=8000, description="port of the platform API")
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="accepted X-API-Key / Bearer values; empty disables auth (local dev only)"
     )
     rate_limit: str = Field(default="120/minute", description="per API key (or client IP without auth)")
-    max_body_bytes: int = 1_048_576
-    cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8501", "http://localhost:8501"])
+    max_body_bytes: int = Field(default=1_048_576, description="larger request bodies get 413 (chunked ones too)")
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8501", "http://localhost:8501"],
+        description="browser origins allowed to call the API (the portal)",
+    )
 
 
 class PortalSettings(BaseModel):
-    host: str = "127.0.0.1"
-    port: int = 8501
-    api_url: str = "http://127.0.0.1:8000"
+    """The Streamlit portal and how it reaches the platform API."""
+
+    host: str = Field(default="127.0.0.1", description="bind address of the portal")
+    port: int = Field(default=8501, description="port of the portal")
+    api_url: str = Field(default="http://127.0.0.1:8000", description="platform API the portal calls")
+    api_key: SecretStr | None = Field(default=None, description="sent as X-API-Key when the API requires keys")
 
 
 class ObservabilitySettings(BaseModel):
-    service_name: str = "genai-platform"
-    log_level: str = "INFO"
-    log_json: bool = True
-    otel_exporter: Literal["none", "console", "otlp"] = "none"
-    otlp_endpoint: str = "http://127.0.0.1:4318"
+    """Logs, metrics and traces."""
+
+    service_name: str = Field(default="genai-platform", description="service label on logs, metrics and spans")
+    log_level: str = Field(default="INFO", description="root log level")
+    log_json: bool = Field(default=True, description="one JSON object per log line (false: readable text)")
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="where OpenTelemetry spans go: none | console | otlp"
+    )
+    otlp_endpoint: str = Field(default="http://127.0.0.1:4318", description="OTLP/HTTP collector base URL")
 
 
 class GuardrailSettings(BaseModel):

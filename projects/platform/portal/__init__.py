@@ -1,0 +1,1 @@
+"""The Streamlit portal: ``streamlit run projects/platform/portal/Home.py``."""
