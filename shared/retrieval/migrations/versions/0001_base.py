@@ -11,21 +11,13 @@ Revises:
 
 from alembic import op
 
+from shared.retrieval.migrations.versions import hnsw_index_sql
 from shared.settings import get_settings
 
 revision = "0001_base"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-
-def hnsw_index_sql(dim: int, m: int, ef_construction: int) -> str:
-    dim = int(dim)
-    return (
-        f"CREATE INDEX IF NOT EXISTS chunks_embedding_hnsw_{dim} ON chunks "
-        f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
-        f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)}) WHERE dim = {dim}"
-    )
 
 
 def upgrade() -> None:
@@ -75,7 +67,8 @@ def upgrade() -> None:
         embedding      vector,
         dim            integer GENERATED ALWAYS AS (vector_dims(embedding)) STORED,
         tsv            tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
-        metadata       jsonb NOT NULL DEFAULT '{}'::jsonb,
+        metadata       jsonb NOT NULL DEFAULT '{}'::jsonb,  -- document metadata || chunk_metadata
+        chunk_metadata jsonb NOT NULL DEFAULT '{}'::jsonb,  -- the chunker's own (heading_path, ...)
         tenant_id      text NOT NULL,
         allowed_groups text[] NOT NULL,
         source_uri     text NOT NULL,
