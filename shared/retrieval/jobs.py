@@ -82,11 +82,15 @@ class JobStatus:
 
 
 class Progress:
-    """Handed to tasks that declare a ``progress`` parameter; each update is committed at once."""
+    """Handed to tasks that declare a ``progress`` parameter; each update is committed at once.
 
-    def __init__(self, url: str, job_id: int) -> None:
+    Also tells the task which job and worker it runs as (for logs and idempotency keys).
+    """
+
+    def __init__(self, url: str, job_id: int, worker: str | None = None) -> None:
         self._url = url
         self.job_id = job_id
+        self.worker = worker
 
     def update(self, done: int, total: int | None = None, message: str | None = None) -> None:
         with psycopg.connect(self._url, autocommit=True) as conn:
@@ -157,7 +161,7 @@ class JobQueue:
             job_id = int(context.job.id)
             self._start_attempt(job_id)
             if spec.wants_progress:
-                kwargs["progress"] = Progress(self.url, job_id)
+                kwargs["progress"] = Progress(self.url, job_id, context.worker_name)
             with span("job.run", task=spec.name, job_id=job_id):
                 try:
                     result = spec.func(**kwargs)

@@ -81,7 +81,8 @@ def test_txt_and_md_from_bytes_and_path(tmp_path) -> None:
 
 def test_html_drops_scripts_and_navigation() -> None:
     html = b"""<html><head><title>Refunds</title><script>var secret = 1;</script><style>p{}</style></head>
-    <body><nav>Home | About</nav><h1>Refund policy</h1><p>Refunds take 5 days.</p><footer>(c) 2026</footer></body></html>"""
+    <body><nav>Home | About</nav><h1>Refund policy</h1><p>Refunds take 5 days.</p>
+    <footer>(c) 2026</footer></body></html>"""
     doc = load_document(html, collection="kb", source_uri="https://x/refunds.html")
     assert doc.title == "Refunds" and doc.doc_type == "html"
     assert "Refund policy" in doc.text and "Refunds take 5 days." in doc.text

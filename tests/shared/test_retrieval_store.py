@@ -15,8 +15,8 @@ from shared.retrieval import (
     Indexer,
     PgVectorStore,
     Principal,
-    SearchRequest,
     Searcher,
+    SearchRequest,
     upgrade,
 )
 from shared.retrieval.chunking import chunk_document
@@ -50,7 +50,9 @@ def test_upgrade_is_idempotent_and_creates_the_schema(database_url: str) -> None
     assert {"collections", "documents", "chunks", "job_progress", "procrastinate_jobs", "alembic_version"} <= names
     assert len(rows(database_url, "SELECT version_num FROM alembic_version")) == 1  # at head (0001_base or later)
     indexes = {r[0]: r[1] for r in rows(database_url, "SELECT indexname, indexdef FROM pg_indexes")}
-    assert "hnsw" in indexes["chunks_embedding_hnsw_384"] and "vector_cosine_ops" in indexes["chunks_embedding_hnsw_384"]
+    assert (
+        "hnsw" in indexes["chunks_embedding_hnsw_384"] and "vector_cosine_ops" in indexes["chunks_embedding_hnsw_384"]
+    )
     assert "gin" in indexes["chunks_tsv"] and "gin" in indexes["chunks_groups"] and "gin" in indexes["chunks_metadata"]
 
 
@@ -147,7 +149,13 @@ def test_group_and_user_level_access(store: PgVectorStore, embedder: LocalEmbedd
     indexer = Indexer(store, embedder)
     for uri, groups in [("fin.txt", ["finance"]), ("all.txt", ["public"]), ("bob.txt", ["user:bob"]), ("no.txt", [])]:
         indexer.index(
-            Document(collection="kb", source_uri=uri, text=f"Budget forecast memo {uri}", tenant_id="acme", allowed_groups=groups)
+            Document(
+                collection="kb",
+                source_uri=uri,
+                text=f"Budget forecast memo {uri}",
+                tenant_id="acme",
+                allowed_groups=groups,
+            )
         )
     searcher = Searcher(store, embedder)
 
@@ -189,7 +197,9 @@ def test_reembed_switches_model_and_dimension(store: PgVectorStore, embedder: Lo
     assert rows(store.url, "SELECT DISTINCT dim FROM chunks") == [(64,)]
     assert rows(store.url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw_64'") == [(1,)]
     hits = Searcher(store, HashEmbedder()).search(
-        SearchRequest(collection="kb", query="blue whales", principal=Principal(user_id="u", tenant_id="t"), mode="dense")
+        SearchRequest(
+            collection="kb", query="blue whales", principal=Principal(user_id="u", tenant_id="t"), mode="dense"
+        )
     )
     assert hits[0].source_uri == "d1"
     with pytest.raises(CollectionConflictError):  # the old model no longer matches the collection
@@ -201,7 +211,9 @@ def test_reembed_switches_model_and_dimension(store: PgVectorStore, embedder: Lo
 def test_bulk_load_copies_documents_and_chunks(store: PgVectorStore, embedder: LocalEmbedder) -> None:
     items = []
     for i in range(20):
-        doc = Document(collection="kb", source_uri=f"bulk/{i}", text=f"Bulk document {i}. Second sentence.", tenant_id="t")
+        doc = Document(
+            collection="kb", source_uri=f"bulk/{i}", text=f"Bulk document {i}. Second sentence.", tenant_id="t"
+        )
         chunks = chunk_document(doc, ChunkingConfig(max_chars=60))
         items.append((doc, chunks, embedder.embed([c.text for c in chunks])))
     store.drop_vector_index(384)
