@@ -20,7 +20,7 @@ from shared.observability.metrics import RETRIEVAL_LATENCY
 from shared.observability.tracing import span
 from shared.retrieval.filters import where_clause
 from shared.retrieval.models import Principal, SearchFilters, SearchResult
-from shared.retrieval.store import CollectionConflictError, PgVectorStore
+from shared.retrieval.store import CollectionConflictError, CollectionNotFoundError, PgVectorStore
 from shared.serving.base import Embedder, Reranker
 from shared.settings import get_settings
 
@@ -138,33 +138,41 @@ class Searcher:
         RETRIEVAL_LATENCY.labels(request.mode).observe(time.perf_counter() - started)
         return results
 
-    def _candidates(self, request: SearchRequest) -> tuple[list[dict[str, Any]], np.ndarray]:
-        collection = self.store.get_collection(request.collection)
-        if request.mode != "fulltext" and collection.embedding_model != self.embedder.model:
-            raise CollectionConflictError(
-                f"collection {collection.name!r} is embedded with {collection.embedding_model}, "
-                f"the searcher uses {self.embedder.model}"
-            )
-        where, params = where_clause(request.collection, request.principal, request.filters)
+    def _candidates(self, request: SearchRequest) -> tuple[list[dict[str, Any]], np.ndarray | None]:
         need_vectors = request.mmr
-        pool = request.candidates if (request.rerank or request.mmr) else request.k
         qvec = self.embedder.embed_query(request.query) if (request.mode != "fulltext" or need_vectors) else None
+        where, params = where_clause(request.collection, request.principal, request.filters)
+        pool = request.candidates if (request.rerank or request.mmr) else request.k
         params |= {"qtext": request.query, "limit": pool, "cand": request.candidates, "rrf_k": request.rrf_k}
         if qvec is not None:
             params["qvec"] = qvec
-        dim = collection.embedding_dim
-        if request.mode == "dense":
-            query = dense_sql(dim, where, need_vectors)
-        elif request.mode == "fulltext":
-            query = fulltext_sql(where, need_vectors)
-        else:
-            query = hybrid_sql(dim, where, need_vectors)
         ef = max(get_settings().database.hnsw_ef_search, request.candidates)
         with self.store.connect() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(int(ef))))
-            cur.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            # One round trip: the collection's model/dimension, plus SET LOCAL equivalents for this transaction.
+            # force_custom_plan: psycopg prepares statements after 5 runs, and a *generic* plan cannot see
+            # the LIMIT value, so it may pick a sequential scan + sort over the HNSW index (40 ms vs 1 ms).
+            collection = cur.execute(
+                "SELECT embedding_model, embedding_dim, set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', 'strict_order', true), "
+                "set_config('plan_cache_mode', 'force_custom_plan', true) FROM collections WHERE name = %s",
+                (str(int(ef)), request.collection),
+            ).fetchone()
+            if collection is None:
+                raise CollectionNotFoundError(f"no collection named {request.collection!r}")
+            if request.mode != "fulltext" and collection["embedding_model"] != self.embedder.model:
+                raise CollectionConflictError(
+                    f"collection {request.collection!r} is embedded with {collection['embedding_model']}, "
+                    f"the searcher uses {self.embedder.model}"
+                )
+            dim = int(collection["embedding_dim"])
+            if request.mode == "dense":
+                query = dense_sql(dim, where, need_vectors)
+            elif request.mode == "fulltext":
+                query = fulltext_sql(where, need_vectors)
+            else:
+                query = hybrid_sql(dim, where, need_vectors)
             rows = cur.execute(query, params).fetchall()
-        return rows, qvec  # type: ignore[return-value]
+        return rows, qvec
 
     def _rerank(self, request: SearchRequest, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.reranker is None:
