@@ -26,9 +26,7 @@ class Indexer:
             )
         if not force and self.store.document_hash(document.id) == document.content_hash:
             return self.store.upsert_document(document, [], None)  # unchanged, or an ACL-only update
-        if force:
-            self.store.delete_document(document.collection, document.id)
         config = ChunkingConfig(**collection.chunking)
         chunks = chunk_document(document, config, self.embedder)
         embeddings = self.embedder.embed([c.text for c in chunks])
-        return self.store.upsert_document(document, chunks, embeddings)
+        return self.store.upsert_document(document, chunks, embeddings, force=force)

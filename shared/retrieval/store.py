@@ -167,12 +167,13 @@ class PgVectorStore:
         return row[0] if row else None
 
     def upsert_document(
-        self, document: Document, chunks: Sequence[Chunk], embeddings: np.ndarray | None
+        self, document: Document, chunks: Sequence[Chunk], embeddings: np.ndarray | None, *, force: bool = False
     ) -> UpsertResult:
         """Insert or replace ``document`` and its chunks atomically; a no-op when its text hash is unchanged.
 
         If only ACL or metadata changed, they are updated on the document and its chunks in place
-        (no re-embedding, status ``acl_updated``).
+        (no re-embedding, status ``acl_updated``). ``force`` replaces the chunks even when the hash
+        matches (a new chunking config), still atomically.
         """
         with self.connect() as conn, conn.transaction():
             dim = self._collection_dim(conn, document.collection)
@@ -181,7 +182,7 @@ class PgVectorStore:
                 "FROM documents WHERE id = %s FOR UPDATE",
                 (document.id,),
             ).fetchone()
-            if row is not None and row[0] == document.content_hash:
+            if row is not None and row[0] == document.content_hash and not force:
                 same = (row[1], sorted(row[2]), row[3], row[4], row[5]) == (
                     document.tenant_id, document.allowed_groups, document.metadata, document.title,
                     document.source_date,

@@ -84,6 +84,9 @@ def test_upsert_is_idempotent_by_content_hash(store: PgVectorStore, embedder: Lo
     assert rows(store.url, "SELECT count(*) FROM chunks")[0][0] == 1  # old chunks gone, no orphans
     assert rows(store.url, "SELECT content_hash FROM documents")[0][0] == changed.content_hash
 
+    forced = indexer.index(changed, force=True)  # e.g. after changing the chunking config
+    assert forced.status == "replaced" and rows(store.url, "SELECT count(*) FROM chunks")[0][0] == 1
+
     assert store.delete_document("kb", doc.id)
     assert rows(store.url, "SELECT count(*) FROM chunks")[0][0] == 0
     assert not store.delete_document("kb", doc.id)
