@@ -92,6 +92,7 @@ class AccountingChatModel(ChatModel):
         settings = settings or ServingSettings()
         self.prompt_per_1k = settings.cost_per_1k_prompt_tokens
         self.completion_per_1k = settings.cost_per_1k_completion_tokens
+        self._prices = (self.prompt_per_1k, self.completion_per_1k)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         trackers = _trackers.get()
@@ -152,7 +153,7 @@ class AccountingChatModel(ChatModel):
                 if usage is None:  # cancelled (or a backend that sent no usage): estimate what was produced
                     text = "".join(deltas)
                     n = self.inner.count_tokens(text) if text else 0
-                    usage = price(Usage(completion_tokens=n, total_tokens=n), self.prompt_per_1k, self.completion_per_1k)
+                    usage = price(Usage(completion_tokens=n, total_tokens=n), *self._prices)
                 self._record(self.backend, self.model, usage, elapsed, outcome, cached, trackers)
                 _annotate(s, self.backend, self.model, usage, cached, finish)
                 s.set_attribute("llm.outcome", outcome)

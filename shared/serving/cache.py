@@ -21,11 +21,15 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from shared.observability.metrics import CACHE_LOOKUPS
 from shared.serving.base import ChatModel, Embedder
 from shared.serving.types import ChatRequest, ChatResult, StreamChunk, Usage
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +65,7 @@ def replay(result: ChatResult) -> Iterator[StreamChunk]:
     yield CachedStreamChunk(delta=pieces[-1], finish_reason=result.finish_reason, usage=result.usage)
 
 
-def collect(
-    chunks: Iterator[StreamChunk], backend: str, model: str, on_complete: Any
-) -> Iterator[StreamChunk]:
+def collect(chunks: Iterator[StreamChunk], backend: str, model: str, on_complete: Any) -> Iterator[StreamChunk]:
     """Pass ``chunks`` through; when the stream ends normally, hand the assembled result to ``on_complete``."""
     parts: list[str] = []
     finish = None
@@ -215,7 +217,7 @@ class SemanticCache:
         self.ttl_s = ttl_s
         self.ef_search = ef_search
 
-    def _connection(self):  # noqa: ANN202 - psycopg connection context manager
+    def _connection(self) -> AbstractContextManager[psycopg.Connection]:
         from shared.db import connection
 
         return connection(self.url)

@@ -39,9 +39,7 @@ class CrossEncoderReranker(Reranker):
                 from sentence_transformers import CrossEncoder
 
                 try:
-                    cls._cache[key] = CrossEncoder(
-                        model, device="cpu", local_files_only=True, max_length=max_length
-                    )
+                    cls._cache[key] = CrossEncoder(model, device="cpu", local_files_only=True, max_length=max_length)
                 except OSError as exc:  # not a folder and not in the local hub cache
                     raise ModelNotFoundError(f"cross-encoder {model!r} is not available offline: {exc}") from exc
             return cls._cache[key]
