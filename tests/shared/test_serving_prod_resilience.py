@@ -26,7 +26,7 @@ class PermanentError(ServingError):
 class Scripted(ChatModel):
     """Follows a script: each call takes the next step (an exception to raise, or None to answer)."""
 
-    def __init__(self, backend: str, script: list[BaseException | None] | None = None, text: str = "the answer") -> None:
+    def __init__(self, backend: str, script: list[BaseException | None] | None = None, text: str = "the answer"):
         self.backend = backend
         self.model = f"{backend}-model"
         self.script = list(script or [])
