@@ -113,7 +113,9 @@ class ExactCacheChatModel(ChatModel):
             while len(self._entries) > self.max_size:
                 self._entries.popitem(last=False)
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        # not __len__: an empty cache must not make the model falsy
         return len(self._entries)
 
     def clear(self) -> None:

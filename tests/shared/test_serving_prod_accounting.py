@@ -195,7 +195,7 @@ def test_exact_cache_is_an_lru() -> None:
     cache.chat(ask("b"))
     cache.chat(ask("a"))  # a is now most recent
     cache.chat(ask("c"))  # evicts b
-    assert len(cache) == 2
+    assert cache.size == 2
     assert cache.chat(ask("a")).cached
     assert not cache.chat(ask("b")).cached
     assert inner.calls == 4
