@@ -1,0 +1,58 @@
+"""Serving: the chat-model, embedding and reranking ports, their backends, and the production wrappers.
+
+Projects call ``get_chat_model()`` / ``get_embedder()`` / ``get_reranker()`` and program against
+the ports; which backend answers, and the caches, retries and accounting around it, is settings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.serving.accounting import UsageTracker, track_usage
+from shared.serving.base import ChatModel, Embedder, ModelNotFoundError, Reranker, ServingError
+from shared.serving.factory import get_chat_model, get_embedder, get_reranker, reset_serving_singletons
+from shared.serving.types import ChatMessage, ChatRequest, ChatResult, StreamChunk, ToolCall, ToolSpec, Usage
+
+if TYPE_CHECKING:
+    from shared.serving.local import LocalChatModel
+    from shared.serving.openai_backend import OpenAIChatModel
+    from shared.serving.structured import generate_structured
+
+# name -> module; imported on first use so `import shared.serving` stays light (no torch, no openai)
+_LAZY = {
+    "generate_structured": "shared.serving.structured",
+    "LocalChatModel": "shared.serving.local",
+    "OpenAIChatModel": "shared.serving.openai_backend",
+}
+
+__all__ = [
+    "ChatMessage",
+    "ChatModel",
+    "ChatRequest",
+    "ChatResult",
+    "Embedder",
+    "LocalChatModel",
+    "ModelNotFoundError",
+    "OpenAIChatModel",
+    "Reranker",
+    "ServingError",
+    "StreamChunk",
+    "ToolCall",
+    "ToolSpec",
+    "Usage",
+    "UsageTracker",
+    "generate_structured",
+    "get_chat_model",
+    "get_embedder",
+    "get_reranker",
+    "reset_serving_singletons",
+    "track_usage",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'shared.serving' has no attribute {name!r}")
