@@ -67,13 +67,6 @@ def with_dbname(url: str, dbname: str) -> str:
     return make_conninfo(**params)
 
 
-def sqlalchemy_url(url: str) -> str:
-    """A SQLAlchemy URL for the psycopg 3 driver (Alembic, Procrastinate's helpers)."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def configure_connection(conn: psycopg.Connection, *, statement_timeout_ms: int | None = None) -> None:
     """Register pgvector types (when the extension exists) and bound every statement's runtime."""
     if statement_timeout_ms:

@@ -44,7 +44,8 @@ class LocalEmbedder(Embedder):
         path = Path(model)
         self._path = path if path.exists() else packaged_model_dir(model)
         self._st = self._load(str(self._path))
-        self.dim = int(self._st.get_sentence_embedding_dimension())
+        dim_of = getattr(self._st, "get_embedding_dimension", None) or self._st.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
 
     @classmethod
     def _load(cls, path: str):

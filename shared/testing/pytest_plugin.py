@@ -9,8 +9,11 @@ see each other's rows. ``TEST_DATABASE_URL`` points the suite at an external ser
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,9 +33,14 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from shared.db import start_embedded, stop_embedded
 
-    data_dir = tmp_path_factory.mktemp("pg") / "data"
-    yield start_embedded(data_dir, cleanup_mode="delete")
-    stop_embedded()
+    # Outside pytest's basetemp: pytest prunes old basetemps, and a concurrent pytest session
+    # (another worktree, a helper) could delete a live server's data directory under it.
+    root = Path(tempfile.mkdtemp(prefix="genai-test-pg-"))
+    try:
+        yield start_embedded(root / "data", cleanup_mode="delete")
+    finally:
+        stop_embedded()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
