@@ -85,8 +85,7 @@ def generate_structured(
             error = str(exc)
             errors.append(error)
             feedback = (
-                f"Your answer did not validate against the schema:\n{error}\n"
-                "Reply again with only the corrected JSON."
+                f"Your answer did not validate against the schema:\n{error}\nReply again with only the corrected JSON."
             )
             req = req.model_copy(
                 update={"messages": [*req.messages, ChatMessage.assistant(text), ChatMessage.user(feedback)]}
