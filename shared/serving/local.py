@@ -163,6 +163,8 @@ class LocalEngine:
         self.template_supports_tools = "tools" in template
         self.grammars = GrammarFactory(self.tokenizer, self.model.config.vocab_size, sorted(self.eos))
         self.lock = threading.Lock()
+        # encoding may mutate the Rust tokenizer's padding/truncation state ("Already borrowed" under threads)
+        self.tokenizer_lock = threading.Lock()
         self.scheduler: BatchScheduler[_Job, _Raw] = BatchScheduler(
             self._run_batch, settings.local_max_batch_size, settings.local_batch_wait_ms, name=f"batcher-{model_name}"
         )
@@ -266,7 +268,8 @@ class LocalChatModel(ChatModel):
         self.tokenizer = self.engine.tokenizer
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False).input_ids)
+        with self.engine.tokenizer_lock:
+            return len(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     # -- request -> job -----------------------------------------------------------------------
     def _messages(self, request: ChatRequest, tools: list[ToolSpec]) -> list[dict[str, Any]]:
@@ -296,10 +299,11 @@ class LocalChatModel(ChatModel):
         kwargs: dict[str, Any] = {"add_generation_prompt": True, "tokenize": False}
         if tools and self.engine.template_supports_tools:
             kwargs["tools"] = toolfmt.template_tools(tools)
-        prompt = self.tokenizer.apply_chat_template(self._messages(request, tools), **kwargs)
-        if forced:
-            prompt += toolfmt.TOOL_CALL_OPEN + "\n"  # the answer starts inside a call; the grammar does the rest
-        prompt_ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
+        with self.engine.tokenizer_lock:
+            prompt = self.tokenizer.apply_chat_template(self._messages(request, tools), **kwargs)
+            if forced:
+                prompt += toolfmt.TOOL_CALL_OPEN + "\n"  # the answer starts inside a call; the grammar does the rest
+            prompt_ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
         max_tokens = request.max_tokens or self.settings.default_max_tokens
         room = self.engine.spec.context_window - len(prompt_ids)
         if room < 1:

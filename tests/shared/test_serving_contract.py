@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 from pydantic import BaseModel, Field
 
-from shared.serving.base import ChatModel
+from shared.serving.base import ChatModel, ModelNotFoundError
 from shared.serving.embeddings import LocalEmbedder, OpenAIEmbedder
 from shared.serving.local import LocalChatModel
 from shared.serving.openai_backend import OpenAIChatModel
@@ -240,3 +240,10 @@ def test_server_batches_concurrent_requests(server_url, local_models):
     assert [r.status_code for r in responses] == [200] * 8
     assert all(r.json()["choices"][0]["message"]["content"] for r in responses)
     assert scheduler.batches_run - before < 8  # some requests shared a generate call
+
+
+def test_unknown_model_raises_model_not_found(server_url):
+    with pytest.raises(ModelNotFoundError):
+        LocalChatModel("no-such-model")
+    with pytest.raises(ModelNotFoundError):
+        OpenAIChatModel(server_url, "no-such-model").chat(ask("hi", max_tokens=2))
