@@ -138,7 +138,7 @@ class LocalEngine:
 
     @classmethod
     def get(cls, model_name: str, settings: ServingSettings, cache_dir: Path | None) -> LocalEngine:
-        path = ensure_converted(model_name, cache_dir)
+        path = ensure_converted(model_name, cache_dir, settings.local_dtype)
         key = (str(path), settings.local_dtype)
         with cls._engines_lock:
             if key not in cls._engines:

@@ -106,17 +106,50 @@ def is_converted(path: Path) -> bool:
     return (path / _MARKER).exists()
 
 
-def ensure_converted(name: str, cache_dir: Path | None = None) -> Path:
-    """Return the converted folder for ``name``, converting it first if no process has yet."""
+def ensure_converted(name: str, cache_dir: Path | None = None, dtype: str = "float32") -> Path:
+    """Return the converted folder for ``name`` (fp32, or a ``bfloat16/`` copy), converting it first if needed.
+
+    transformers takes ~10 s to cast 0.5B fp32 weights to bf16 at load but ~1 s to read bf16
+    weights, so the serving dtype gets its own copy, derived once from the fp32 folder.
+    """
     target = model_dir(name, cache_dir)
-    if is_converted(target):
-        return target
+    variant = target if dtype == "float32" else target / dtype
+    if is_converted(variant):
+        return variant
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=1800):
-        if is_converted(target):  # another process finished while we waited
-            return target
-        _convert(name, target)
-    return target
+        if not is_converted(target):  # another process may have finished while we waited
+            _convert(name, target)
+        if variant != target and not is_converted(variant):
+            _derive_dtype(target, variant, dtype)
+    return variant
+
+
+def _derive_dtype(source: Path, variant: Path, dtype: str) -> None:
+    """Write a copy of the converted folder whose weights are stored in ``dtype``."""
+    import safetensors.torch
+    import torch
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dtype}.", dir=source))
+    try:
+        state = safetensors.torch.load_file(str(source / "model.safetensors"))
+        cast = {k: v.to(getattr(torch, dtype)).contiguous() for k, v in state.items()}
+        safetensors.torch.save_file(cast, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        for f in source.iterdir():
+            if f.is_file() and f.name not in ("model.safetensors", _MARKER, "config.json"):
+                shutil.copy2(f, tmp / f.name)
+        config = json.loads((source / "config.json").read_text())
+        config["torch_dtype"] = config["dtype"] = dtype
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        (tmp / _MARKER).write_text((source / _MARKER).read_text())
+        tmp.chmod(0o755)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        if variant.exists():
+            shutil.rmtree(variant)
+        os.replace(tmp, variant)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _convert(name: str, target: Path) -> None:
@@ -142,7 +175,7 @@ def _convert(name: str, target: Path) -> None:
         safetensors.torch.save_model(model, str(out / "model.safetensors"))
         config = model.config.to_dict()
         config.pop("quantization_config", None)
-        config["torch_dtype"] = "float32"
+        config["torch_dtype"] = config["dtype"] = "float32"
         (out / "config.json").write_text(json.dumps(config, indent=2))
         model.generation_config.save_pretrained(out)
         tokenizer.save_pretrained(out)

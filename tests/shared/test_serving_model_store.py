@@ -6,6 +6,8 @@ import json
 import threading
 
 import pytest
+import safetensors
+import torch
 
 from shared.serving import model_store
 from shared.serving.model_store import ModelIntegrityError, ensure_converted
@@ -44,3 +46,8 @@ def test_concurrent_first_loads_convert_once(tmp_path, monkeypatch):
         p.name for p in folder.iterdir()
     }
     assert [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".")] == []  # no temp left over
+    bf16 = ensure_converted("smollm2-135m-instruct", tmp_path, "bfloat16")  # the serving copy, derived once
+    assert bf16.parent == folder
+    with safetensors.safe_open(str(bf16 / "model.safetensors"), "pt") as f:
+        assert f.get_tensor(next(iter(f.keys()))).dtype == torch.bfloat16
+    assert len(calls) == 1
