@@ -222,12 +222,12 @@ class LocalEngine:
         state = RowState(1)
         stopper = _RowStopper([job], ids.shape[1], self.eos, self.tokenizer, state)
         streamer = _QueueStreamer()
-        kwargs = self._generate_kwargs([job], state, stopper)
         errors: list[BaseException] = []
 
         def work() -> None:
             try:
                 with self.lock, torch.inference_mode(), span("llm.generate", model=self.name, batch=1, stream=True):
+                    kwargs = self._generate_kwargs([job], state, stopper)  # seeds the RNG: only under the lock
                     self.model.generate(ids, attention_mask=mask, streamer=streamer, **kwargs)
             except BaseException as exc:  # surfaced to the consumer below
                 errors.append(exc)

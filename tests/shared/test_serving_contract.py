@@ -102,6 +102,13 @@ def test_greedy_decoding_is_deterministic(backend):
     assert model.chat(req).text == model.chat(req).text
 
 
+def test_seeded_sampling_is_reproducible(backend):
+    model = backend(SMOL)
+    req = ask("Invent a name for a cat.", max_tokens=8, temperature=1.0, seed=1234)
+    first = model.chat(req)
+    assert first.text and model.chat(req).text == first.text
+
+
 def test_max_tokens_ends_with_length(backend):
     result = backend(SMOL).chat(ask("Write a long story about a dragon.", max_tokens=5))
     assert result.finish_reason == "length"
