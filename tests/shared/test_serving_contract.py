@@ -254,3 +254,21 @@ def test_unknown_model_raises_model_not_found(server_url):
         LocalChatModel("no-such-model")
     with pytest.raises(ModelNotFoundError):
         OpenAIChatModel(server_url, "no-such-model").chat(ask("hi", max_tokens=2))
+
+
+def test_server_streams_a_tool_call_as_deltas(server_url):
+    body = {
+        "model": QWEN,
+        "messages": [{"role": "user", "content": "What is the weather in Oslo?"}],
+        "tools": [{"type": "function", "function": WEATHER.model_dump()}],
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "max_tokens": 40,
+        "stream": True,
+    }
+    with httpx.stream("POST", f"{server_url}/chat/completions", json=body, timeout=120) as r:
+        assert r.status_code == 200
+        events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    calls = [c for e in events for c in e["choices"][0]["delta"].get("tool_calls", [])]
+    assert [c["function"]["name"] for c in calls] == ["get_weather"]
+    assert "oslo" in json.loads(calls[0]["function"]["arguments"])["city"].lower()
+    assert events[-1]["choices"][0]["finish_reason"] == "tool_calls"
