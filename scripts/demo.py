@@ -56,11 +56,8 @@ def start_database(settings: Settings, data_dir: Path) -> tuple[str, bool]:
 
 
 def migrate(url: str) -> None:
-    try:
-        from shared.retrieval.migrations import upgrade
-    except ImportError as exc:
-        say(f"WARNING: schema migrations unavailable ({exc}); continuing without the retrieval schema")
-        return
+    from shared.retrieval.migrations import upgrade
+
     upgrade(url)
     say("schema migrated")
 

@@ -18,7 +18,6 @@ from projects.platform.models import LazyChatModel, LazyEmbedder
 from projects.platform.registry import PROJECTS
 from shared.api.app import create_app
 from shared.api.context import ServiceContext
-from shared.api.problems import ProblemError
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -26,23 +25,10 @@ log = logging.getLogger(__name__)
 TITLE = "GenAI reference systems platform"
 
 
-def _model_server_router(ctx: ServiceContext, chat: LazyChatModel, embed: LazyEmbedder) -> APIRouter:
-    try:
-        from shared.serving.server import create_model_server_router
-    except ImportError as exc:
-        log.error("model server unavailable (shared.serving.server missing): %s", exc)
-        return _unavailable_router(f"the model server is not installed in this checkout ({exc})")
+def _model_server_router(chat: LazyChatModel, embed: LazyEmbedder) -> APIRouter:
+    from shared.serving.server import create_model_server_router
+
     return create_model_server_router(chat_models={chat.name: chat}, embedders={embed.name: embed})
-
-
-def _unavailable_router(detail: str) -> APIRouter:
-    router = APIRouter(tags=["model server"])
-
-    @router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
-    async def unavailable(path: str) -> None:
-        raise ProblemError(503, "Service Unavailable", detail)
-
-    return router
 
 
 def _database_check(ctx: ServiceContext):
@@ -64,7 +50,7 @@ def create_platform_app(
         ctx.served_embedding_model_name(), settings.embeddings.backend, settings.embeddings.dim, ctx.embedder
     )
 
-    routers: list[tuple[str, APIRouter]] = [("/v1", _model_server_router(ctx, chat, embed))]
+    routers: list[tuple[str, APIRouter]] = [("/v1", _model_server_router(chat, embed))]
     mounted = []
     for project in PROJECTS:
         if not project.has_router():

@@ -20,12 +20,8 @@ if TYPE_CHECKING:
 
 
 def _serving_factory():
-    try:
-        from shared.serving import factory
-    except ImportError as exc:  # pragma: no cover - only before the serving package lands
-        raise RuntimeError(
-            "shared.serving.factory is not available: the serving backends are not installed in this checkout"
-        ) from exc
+    from shared.serving import factory  # lazy: importing torch/transformers costs seconds
+
     return factory
 
 

@@ -77,7 +77,8 @@ def test_cpu_dockerfile_pins_torch_first_from_cpu_index() -> None:
     torch_at = text.index("torch==${TORCH_VERSION}")
     assert torch_at < text.index('".[${EXTRAS}]"')
     assert "download.pytorch.org/whl/cpu" in text and "FROM ${PYTHON_IMAGE}" in text and "python:3.11-slim" in text
-    pins = dict(line.split("==", 1) for line in (REPO / "constraints.txt").read_text().splitlines() if "==" in line)
+    lock = (REPO / "scripts/constraints.txt").read_text().splitlines()
+    pins = dict(line.split("==", 1) for line in lock if "==" in line)
     assert f"ARG TORCH_VERSION={pins['torch'].strip()}" in text
     assert f"ARG TORCHVISION_VERSION={pins['torchvision'].strip()}" in text
 
