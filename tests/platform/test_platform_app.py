@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from projects.platform.models import LazyChatModel
 from projects.platform.registry import PROJECTS, Project, get_project
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatMessage, ChatRequest, ChatResult, StreamChunk
-from shared.settings import Settings
+from shared.settings import ApiSettings, Settings
 
 
 def test_registry_lists_the_eight_projects() -> None:
@@ -117,15 +116,51 @@ def test_platform_mounts_landed_projects_and_checks_readiness(database_url: str,
 
 
 @pytest.mark.db
-def test_model_server_mounted_at_v1_or_clear_503(database_url: str) -> None:
+def test_model_server_mounted_at_v1(database_url: str) -> None:
     app = platform_app.create_platform_app(Settings(), database_url=database_url, warm_models=False)
     with TestClient(app) as client:
         resp = client.get("/v1/models")
-    if importlib.util.find_spec("shared.serving.server") is None:
-        assert resp.status_code == 503 and "not installed" in resp.json()["detail"]
-    else:
-        assert resp.status_code == 200
-        assert Settings().serving.local_model in [m["id"] for m in resp.json()["data"]]
+    assert resp.status_code == 200
+    assert Settings().serving.local_model in [m["id"] for m in resp.json()["data"]]
+
+
+@pytest.mark.db
+def test_bad_chat_requests_get_precise_problem_bodies_from_the_platform(database_url: str) -> None:
+    """The acceptance's bad-input list, through the real platform app (each rejected before any model work)."""
+    settings = Settings(api=ApiSettings(max_body_bytes=4096))
+    app = platform_app.create_platform_app(settings, database_url=database_url, warm_models=False)
+    model = settings.serving.local_model
+    hello = [{"role": "user", "content": "hi"}]
+    with TestClient(app) as client:
+        cases = {
+            "malformed JSON": client.post(
+                "/v1/chat/completions",
+                content=b'{"model": "x", "messages": [',
+                headers={"content-type": "application/json"},
+            ),
+            "oversized body": client.post(
+                "/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "x" * 10_000}]}
+            ),
+            "wrong content type": client.post(
+                "/v1/chat/completions", content=b"model=x", headers={"content-type": "text/plain"}
+            ),
+            "unknown model": client.post("/v1/chat/completions", json={"model": "no-such-model", "messages": hello}),
+            "invalid schema": client.post(
+                "/v1/chat/completions",
+                json={
+                    "model": model,
+                    "messages": hello,
+                    "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 12}}},
+                },
+            ),
+        }
+    expected = {"malformed JSON": 400, "oversized body": 413, "wrong content type": 415, "unknown model": 404,
+                "invalid schema": 400}  # fmt: skip
+    for name, resp in cases.items():
+        assert resp.status_code == expected[name], (name, resp.status_code, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json"), name
+        body = resp.json()
+        assert body["status"] == expected[name] and body["title"] and body.get("detail"), (name, body)
 
 
 def test_readiness_fails_when_database_is_unreachable(tmp_path: Path) -> None:
