@@ -20,8 +20,11 @@ if [ -f "$stamp" ]; then exit 0; fi
 
 torch_pins=$(grep -E '^(torch)==' scripts/constraints.txt)
 
+# SETUP_INSTALLER=pip forces the pip path (what a user without uv gets).
 installer=pip
-if command -v uv >/dev/null 2>&1; then
+if [ "${SETUP_INSTALLER:-auto}" = pip ]; then
+  :
+elif command -v uv >/dev/null 2>&1; then
   UV=$(command -v uv); installer=uv
 elif "$VENV/bin/python" -m pip install -q uv >/dev/null 2>&1; then
   UV="$VENV/bin/uv"; installer=uv
