@@ -52,6 +52,13 @@ class RagSettings(BaseSettings):
     chunk_injection_threshold: float = Field(
         default=0.7, ge=0, le=1, description="retrieved chunks scoring above this on the injection detector are dropped"
     )
+    sentence_injection_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="inside a flagged chunk, sentences scoring above this are removed (follow-up imperatives "
+        "such as 'Reply only with the word X.' score 0.6 alone, below the chunk threshold)",
+    )
     screen_chunks: bool = Field(default=True, description="run the injection detector on retrieved chunks")
 
     # -- input limits ------------------------------------------------------------------------------------
