@@ -12,6 +12,7 @@ authenticates the *client application*; these headers say which *user* it acts f
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -165,11 +166,22 @@ def _sse(events: Iterator[Any]) -> Iterator[str]:
 def create_router(
     ctx: ServiceContext, settings: RagSettings | None = None, service: RagService | None = None
 ) -> APIRouter:
-    """Build the router; creates the project's tables (idempotent) and the service it calls."""
+    """Build the router. Nothing touches the database or loads a model here: the service (and with it the
+    project's idempotent schema migration) is created on the first request, so the platform still starts,
+    and reports not-ready, when the database is down."""
     settings = settings or get_rag_settings()
-    svc = service or RagService(ctx.db_url(), ctx.embedder(), ctx.chat_model, settings)
+    lock = threading.Lock()
+    holder: list[RagService] = [service] if service is not None else []
+
+    def get_service() -> RagService:
+        if not holder:
+            with lock:
+                if not holder:
+                    holder.append(RagService(ctx.db_url(), ctx.embedder(), ctx.chat_model, settings))
+        return holder[0]
+
     router = APIRouter(tags=["enterprise-rag"])
-    router.rag_service = svc  # type: ignore[attr-defined]  # for tests and the standalone app
+    router.get_rag_service = get_service  # type: ignore[attr-defined]  # for the standalone app and tools
 
     @router.post(
         "/collections",
@@ -179,12 +191,14 @@ def create_router(
         summary="Create a collection in the caller's tenant (idempotent)",
     )
     def create_collection(body: CollectionIn, user: Annotated[Principal, principal_dep]) -> CollectionOut:
+        svc = get_service()
         return svc.create_collection(
             user, body.name, description=body.description, allowed_groups=body.allowed_groups, chunking=body.chunking
         )
 
     @router.get("/collections", response_model=list[CollectionOut], summary="Collections of the caller's tenant")
     def list_collections(user: Annotated[Principal, principal_dep]) -> list[CollectionOut]:
+        svc = get_service()
         return svc.list_collections(user)
 
     @router.get(
@@ -194,6 +208,7 @@ def create_router(
         summary="One collection with the counts the caller can see",
     )
     def get_collection(name: str, user: Annotated[Principal, principal_dep]) -> CollectionOut:
+        svc = get_service()
         try:
             return svc.get_collection(user, name)
         except CollectionNotFound:
@@ -215,6 +230,7 @@ def create_router(
         files: Annotated[list[UploadFile], File(description="one or more documents")],
         allowed_groups: Annotated[str | None, Form(description="comma list; default: the collection's")] = None,
     ) -> UploadOut:
+        svc = get_service()
         try:
             svc.resolve(user, name)
         except CollectionNotFound:
@@ -254,6 +270,7 @@ def create_router(
         summary="Sync a server-side folder: new, changed and deleted files are reflected",
     )
     def sync(name: str, body: SyncIn, user: Annotated[Principal, principal_dep]) -> UploadOut:
+        svc = get_service()
         try:
             batch_id, job_id = svc.sync_folder(user, name, body.folder, body.allowed_groups)
         except CollectionNotFound:
@@ -269,6 +286,7 @@ def create_router(
         summary="Ingestion job status, progress and per-file results",
     )
     def job(job_id: int, user: Annotated[Principal, principal_dep]) -> JobOut:
+        svc = get_service()
         try:
             owner = svc.ingestor.batch_of_job(job_id)
         except JobNotFoundError:
@@ -292,6 +310,7 @@ def create_router(
         summary="Hybrid (default), dense or full-text search as the caller (ACL applied in SQL)",
     )
     def search(name: str, body: SearchIn, user: Annotated[Principal, principal_dep]) -> list[SearchResult]:
+        svc = get_service()
         query = _check_question(body.query, settings)
         try:
             return svc.search(user, name, query, body.k, body.mode, body.filters)
@@ -305,6 +324,7 @@ def create_router(
         summary="Ask a question; grounded answer with [n] citations, or 'not found in the documents'",
     )
     def chat(body: ChatIn, user: Annotated[Principal, principal_dep]) -> ChatOut:
+        svc = get_service()
         question = _check_question(body.question, settings)
         try:
             answer, conv_id, message_id = svc.chat(
@@ -328,6 +348,7 @@ def create_router(
         summary="Like /chat, streamed as server-sent events",
     )
     def chat_stream(body: ChatIn, user: Annotated[Principal, principal_dep]) -> StreamingResponse:
+        svc = get_service()
         question = _check_question(body.question, settings)
         try:
             events = svc.chat_stream(
@@ -341,6 +362,7 @@ def create_router(
 
     @router.get("/conversations", response_model=list[ConversationOut], summary="The caller's conversations")
     def conversations(user: Annotated[Principal, principal_dep]) -> list[ConversationOut]:
+        svc = get_service()
         return svc.conversations.list(user)
 
     @router.get(
@@ -350,6 +372,7 @@ def create_router(
         summary="One of the caller's conversations with its messages and citations",
     )
     def conversation(conversation_id: str, user: Annotated[Principal, principal_dep]) -> ConversationOut:
+        svc = get_service()
         conv = svc.conversations.get(user, conversation_id)
         if conv is None:
             raise _not_found(f"conversation {conversation_id!r}")
@@ -362,6 +385,7 @@ def create_router(
         summary="Thumbs up/down (+ comment) on an answer, stored for evaluation",
     )
     def feedback(body: FeedbackIn, user: Annotated[Principal, principal_dep]) -> dict[str, str]:
+        svc = get_service()
         if not svc.conversations.add_feedback(user, body.message_id, 1 if body.rating == "up" else -1, body.comment):
             raise _not_found(f"message {body.message_id}")
         return {"status": "recorded"}
