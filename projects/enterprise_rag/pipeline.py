@@ -58,6 +58,9 @@ class Citation(BaseModel):
     page: int | None = None
     section: str | None = None
     quote: str = Field(description="the passage of the chunk that best supports the citing sentence")
+    inferred: bool = Field(
+        default=False, description="the model gave no marker; attributed by word overlap with the chunk"
+    )
 
 
 class Answer(BaseModel):
@@ -174,6 +177,30 @@ def parse_citations(
     cleaned = _CITE.sub(replace, text)
     cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned).strip()
     return cleaned, [citations[n] for n in sorted(citations)]
+
+
+_STOP = frozenset(
+    {"the", "a", "an", "and", "or", "of", "to", "in", "on", "for", "is", "are", "was", "were", "be", "by", "with"}
+    | {"as", "at", "it", "this", "that", "from"}
+)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in (x.lower() for x in _WORD.findall(text)) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+def infer_citation(text: str, results: list[SearchResult], min_overlap: float) -> int | None:
+    """The 1-based number of the chunk containing most of the answer's content words, if enough of them.
+
+    Small models often answer correctly but forget the [n] markers; attributing such an answer to the chunk
+    it was copied from keeps it checkable. Marked ``inferred`` so evaluation can tell the two apart.
+    """
+    words = _content_words(text)
+    if not words or not results:
+        return None
+    overlaps = [len(words & _content_words(r.text)) / len(words) for r in results]
+    best = max(range(len(results)), key=lambda i: overlaps[i])
+    return best + 1 if overlaps[best] >= min_overlap else None
 
 
 class RagPipeline:
@@ -397,6 +424,12 @@ class RagPipeline:
     def _finish(self, text: str, prepared: _Prepared, usage: Usage, retrieved: list[SearchResult]) -> Answer:
         cleaned, citations = parse_citations(text, prepared.results, prepared.titles)
         abstained = ABSTAIN_PHRASE in cleaned.lower() and not citations
+        if not citations and not abstained and self.settings.infer_citations:
+            n = infer_citation(cleaned, prepared.results, self.settings.infer_citation_min_overlap)
+            if n is not None:
+                cleaned = f"{cleaned.rstrip()} [{n}]"
+                _, citations = parse_citations(cleaned, prepared.results, prepared.titles)
+                citations = [c.model_copy(update={"inferred": True}) for c in citations]
         if self.settings.redact_pii and not abstained:
             from shared.guardrails.guards import check_output
 

@@ -47,6 +47,10 @@ class RagSettings(BaseSettings):
     # -- generation --------------------------------------------------------------------------------------
     answer_max_tokens: int = Field(default=256, ge=1, le=4096)
     condense_max_tokens: int = Field(default=64, ge=1, le=512)
+    infer_citations: bool = Field(
+        default=True, description="attribute an answer without [n] markers to the chunk it overlaps most"
+    )
+    infer_citation_min_overlap: float = Field(default=0.6, gt=0, le=1, description="share of the answer's words")
     history_turns: int = Field(default=6, ge=0, le=50, description="earlier messages used for condensing")
     redact_pii: bool = Field(default=False, description="redact PII in answers with the shared output rail")
     chunk_injection_threshold: float = Field(

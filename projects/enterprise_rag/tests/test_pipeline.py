@@ -65,6 +65,17 @@ def test_citations_map_to_the_numbered_chunks_and_bad_numbers_are_dropped(
     assert "<<<DATA [1]" in request.messages[-1].content and "<<<END DATA [1]>>>" in request.messages[-1].content
 
 
+def test_answer_without_markers_gets_an_inferred_citation(service: RagService, chat: RecordingChat) -> None:
+    internal = _load(service)
+    chat.replies = ["Employees receive 28 days of paid annual leave."]
+    answer = service.pipeline.answer("How many days of annual leave do employees get?", ALICE, internal)
+    assert answer.text.endswith("[1]") and answer.citations[0].inferred
+    assert answer.citations[0].source_uri == "upload://holidays.txt"
+    chat.replies = ["Bananas are yellow."]  # shares no words with any chunk: no citation invented
+    answer = service.pipeline.answer("How many days of annual leave do employees get?", ALICE, internal)
+    assert answer.citations == [] and answer.text == "Bananas are yellow."
+
+
 def test_model_abstaining_on_its_own_is_reported(service: RagService, chat: RecordingChat) -> None:
     internal = _load(service)
     chat.replies = ["Sorry, that is not found in the documents."]
