@@ -23,13 +23,15 @@ def build_app(ctx: ServiceContext | None = None) -> FastAPI:
         with ctx.pool().connection() as conn:
             conn.execute("SELECT 1 FROM rag_collections LIMIT 1")
 
-    return create_app(
+    app = create_app(
         "Enterprise RAG",
         routers=[(PREFIX, router)],
         readiness_checks={"database": database_ready},
         settings=ctx.settings,
         description="Permission-aware question answering over company documents with citations.",
     )
+    app.state.rag_service = router.get_rag_service  # type: ignore[attr-defined]
+    return app
 
 
 def main() -> None:

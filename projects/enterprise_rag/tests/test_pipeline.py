@@ -130,3 +130,13 @@ def test_rrf_fuse_and_citation_parser_units() -> None:
     assert [x.chunk_id for x in fused] == ["b", "a", "c"]
     text, cites = parse_citations("x [2, 5] y [1][2].", [r("a"), r("b")], {})
     assert text == "x [2] y [1][2]." and [c.n for c in cites] == [1, 2]
+
+
+def test_multi_query_expansion_fuses_paraphrase_results(service: RagService, chat: RecordingChat) -> None:
+    internal = _load(service)
+    service.pipeline.settings = service.settings.model_copy(update={"multi_query": True, "multi_query_n": 2})
+    chat.replies = ["1. WireGuard profile import\n2. corporate VPN access", "Install WireGuard [1]."]
+    answer = service.pipeline.answer("How do I get on the VPN?", ALICE, internal)
+    assert "Write 2 different search queries" in (chat.calls[0].system or "")
+    assert answer.retrieved[0].source_uri == "upload://vpn.txt" and answer.citations[0].n == 1
+    assert answer.usage.total_tokens == 6  # expansion + answer calls both accounted
