@@ -77,6 +77,7 @@ PROJECTS: tuple[Project, ...] = (
         "Enterprise RAG",
         "Permission-aware question answering over company documents with citations.",
         "/rag",
+        status="alpha",
     ),
     Project(
         "support_agent",

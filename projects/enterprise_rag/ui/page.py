@@ -1,125 +1,151 @@
-"""Enterprise RAG in the portal: chat with clickable citations, uploads with job progress, collection admin."""
+"""Enterprise RAG page of the portal: chat with clickable citations, uploads with job progress, collection admin.
+
+Talks to the API over HTTP only (``PORTAL__API_URL`` + ``/rag``), as the signed-in user given in the sidebar
+(in production these headers come from the identity gateway, not from a form).
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import httpx
 import streamlit as st
 
-from projects.enterprise_rag.ui.client import DEMO_IDENTITIES, ApiError, RagClient
+from projects.platform.portal.client import Api
+
+api = Api.from_settings()
+BASE = api.base_url + "/rag"
+JOB_POLL_S = 1.0
+JOB_WAIT_S = 120.0
 
 st.title("Enterprise RAG")
-st.caption("Answers from your company's documents, with citations, and only from what you are allowed to read.")
-
 with st.sidebar:
-    who = st.selectbox("Signed in as", list(DEMO_IDENTITIES), key="rag_identity")
-client = RagClient.from_settings(DEMO_IDENTITIES[who])
+    user = st.text_input("User", value="alice", key="rag_user")
+    tenant = st.text_input("Tenant", value="acme", key="rag_tenant")
+    groups = st.text_input("Groups (comma separated)", value="", key="rag_groups")
+    view = st.radio("View", ["Chat", "Upload", "Collections"], key="rag_view")
+
+
+def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    headers = {**api.headers, "X-User-Id": user, "X-Tenant-Id": tenant, "X-Groups": groups}
+    return httpx.request(method, BASE + path, headers=headers, timeout=300, **kwargs)
+
+
+def problem(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        return f"{resp.status_code} {body.get('title', '')}: {body.get('detail', '')}"
+    except ValueError:
+        return f"{resp.status_code}: {resp.text[:300]}"
+
 
 try:
-    collections = client.collections()
-except ApiError as exc:
-    st.error(f"Cannot reach the Enterprise RAG API: {exc}")
+    listing = call("GET", "/collections")
+except httpx.HTTPError as exc:
+    st.error(f"API unreachable at {api.base_url}: {exc}")
     st.stop()
-
+if listing.status_code != 200:
+    st.error(problem(listing))
+    st.stop()
+collections = listing.json()
 names = [c["name"] for c in collections]
-chat_tab, upload_tab, admin_tab = st.tabs(["Chat", "Upload", "Collections"])
 
-with chat_tab:
-    if not names:
-        st.info("No collection is visible to you yet. Create one under Collections, or run `make demo`.")
-    else:
-        collection = st.selectbox("Collection", names, key="rag_collection")
-        state_key = f"rag_chat::{who}::{collection}"
-        turns: list[dict] = st.session_state.setdefault(state_key, [])
-        for i, turn in enumerate(turns):
-            with st.chat_message("user"):
-                st.markdown(turn["question"])
-            with st.chat_message("assistant"):
-                st.markdown(turn["answer"])
-                for cite in turn.get("citations", []):
-                    where = ", ".join(
-                        part for part in (cite.get("title") or cite.get("source_uri"),
-                                          f"page {cite['page']}" if cite.get("page") else "",
-                                          cite.get("section") or "") if part
-                    )  # fmt: skip
-                    with st.expander(f"[{cite['n']}] {where}"):
-                        st.markdown(f"> {cite.get('quote', '')}")
-                        st.caption(f"source: {cite.get('source_uri')} · chunk {cite.get('chunk_id')}")
-                if turn.get("message_id") is not None:
-                    up, down, _ = st.columns([1, 1, 8])
-                    if up.button("👍", key=f"up-{state_key}-{i}"):
-                        client.feedback(turn["message_id"], "up")
-                        st.toast("Thanks for the feedback")
-                    if down.button("👎", key=f"down-{state_key}-{i}"):
-                        client.feedback(turn["message_id"], "down")
-                        st.toast("Thanks for the feedback")
-        question = st.chat_input("Ask a question about the documents")
-        if question:
-            conversation_id = turns[-1]["conversation_id"] if turns else None
-            with st.spinner("Searching the documents and writing an answer..."):
-                try:
-                    reply = client.chat(collection, question, conversation_id)
-                except ApiError as exc:
-                    st.error(str(exc))
-                    reply = None
-            if reply is not None:
-                turns.append({"question": question, **reply})
-                st.rerun()
 
-with upload_tab:
+def show_job(job_id: int) -> None:
+    """Poll the job until it finishes (or JOB_WAIT_S passes), with a progress bar and per-file status."""
+    bar = st.progress(0.0, text=f"job {job_id}: queued")
+    deadline = time.monotonic() + JOB_WAIT_S
+    while True:
+        resp = call("GET", f"/jobs/{job_id}")
+        if resp.status_code != 200:
+            st.error(problem(resp))
+            return
+        job = resp.json()
+        total = job["total"] or max(1, len(job["files"]))
+        bar.progress(min(1.0, job["done"] / total), text=f"job {job_id}: {job['status']} {job['message'] or ''}")
+        if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+            break
+        time.sleep(JOB_POLL_S)
+    st.dataframe(
+        [
+            {"file": f["source_uri"], "status": f["status"], "chunks": f["chunks"], "error": f["error"]}
+            for f in job["files"]
+        ],
+        hide_index=True,
+    )
+
+
+if view == "Collections":
+    st.subheader("Collections")
+    st.dataframe(
+        [{k: c[k] for k in ("name", "description", "allowed_groups", "documents", "chunks")} for c in collections],
+        hide_index=True,
+    )
+    with st.form("create"):
+        name = st.text_input("Name (lowercase, digits, - and _)")
+        description = st.text_input("Description")
+        allowed = st.text_input("Default groups", value="public")
+        if st.form_submit_button("Create collection"):
+            body = {"name": name, "description": description, "allowed_groups": allowed.split(",")}
+            resp = call("POST", "/collections", json=body)
+            if resp.status_code == 201:
+                st.success(f"created {name}")
+            else:
+                st.error(problem(resp))
+
+elif view == "Upload":
+    st.subheader("Upload documents")
     if not names:
         st.info("Create a collection first.")
     else:
-        target = st.selectbox("Into collection", names, key="rag_upload_collection")
-        groups = st.text_input("Who may read these files (groups, comma separated; empty = the collection default)")
+        target = st.selectbox("Collection", names, key="rag_upload_collection")
         files = st.file_uploader(
-            "Files (PDF, DOCX, HTML, Markdown, TXT)", type=["pdf", "docx", "html", "htm", "md", "txt"],
+            "PDF, DOCX, HTML, Markdown or text",
             accept_multiple_files=True,
-        )  # fmt: skip
-        if st.button("Upload and index", disabled=not files):
-            try:
-                out = client.upload(
-                    target, [(f.name, f.getvalue()) for f in files],
-                    [g.strip() for g in groups.split(",") if g.strip()] or None,
-                )  # fmt: skip
-            except ApiError as exc:
-                st.error(str(exc))
-            else:
-                for rejected in out.get("rejected", []):
-                    st.warning(f"{rejected['filename']}: {rejected['detail']}")
-                bar = st.progress(0.0, text="queued")
-                job: dict = {}
-                for _ in range(600):
-                    job = client.job(out["job_id"])
-                    total = job.get("total") or max(1, len(out.get("accepted", [])))
-                    bar.progress(min(1.0, job.get("done", 0) / total), text=job.get("message") or job["status"])
-                    if job["status"] in ("succeeded", "failed", "cancelled"):
-                        break
-                    time.sleep(1)
-                st.dataframe(job.get("files", []), use_container_width=True)
-                if job.get("status") == "succeeded":
-                    st.success("Indexed.")
-                elif job.get("status") == "failed":
-                    st.error(f"Job failed: {job.get('error')}")
-
-with admin_tab:
-    if collections:
-        st.dataframe(
-            [
-                {k: c.get(k) for k in ("name", "description", "allowed_groups", "documents", "chunks")}
-                for c in collections
-            ],
-            use_container_width=True,
+            type=["pdf", "docx", "html", "htm", "md", "txt"],
         )
-    with st.form("new_collection"):
-        st.subheader("New collection")
-        name = st.text_input("Name (lowercase letters, digits, '-' and '_')")
-        description = st.text_input("Description")
-        acl = st.text_input("Default readers (groups, comma separated)", value="public")
-        if st.form_submit_button("Create"):
-            try:
-                client.create_collection(name, description, [g.strip() for g in acl.split(",") if g.strip()])
-                st.success(f"Created {name}")
-                st.rerun()
-            except ApiError as exc:
-                st.error(str(exc))
+        if files and st.button("Upload"):
+            resp = call(
+                "POST", f"/collections/{target}/documents", files=[("files", (f.name, f.getvalue())) for f in files]
+            )
+            if resp.status_code == 202:
+                body = resp.json()
+                for rejected in body["rejected"]:
+                    st.warning(f"{rejected['filename']}: {rejected['detail']}")
+                st.session_state["rag_job"] = body["job_id"]
+            else:
+                st.error(problem(resp))
+    if st.session_state.get("rag_job"):
+        show_job(int(st.session_state["rag_job"]))
+
+else:
+    st.subheader("Ask your documents")
+    if not names:
+        st.info("Create a collection and upload documents first.")
+        st.stop()
+    target = st.selectbox("Collection", names, key="rag_chat_collection")
+    messages: list[dict[str, Any]] = st.session_state.setdefault("rag_messages", [])
+    for m in messages:
+        with st.chat_message(m["role"]):
+            st.markdown(m["content"])
+            for c in m.get("citations", []):
+                where = ", ".join(
+                    x for x in (f"page {c['page']}" if c.get("page") else "", c.get("section") or "") if x
+                )
+                with st.expander(f"[{c['n']}] {c.get('title') or c['source_uri']}" + (f" — {where}" if where else "")):
+                    st.markdown(f"> {c['quote']}")
+                    st.caption(f"{c['source_uri']} · chunk {c['chunk_id']}")
+    question = st.chat_input("Ask a question")
+    if question:
+        body = {"collection": target, "question": question, "conversation_id": st.session_state.get("rag_conversation")}
+        with st.spinner("Searching and answering..."):
+            resp = call("POST", "/chat", json=body)
+        if resp.status_code != 200:
+            st.error(problem(resp))
+        else:
+            out = resp.json()
+            st.session_state["rag_conversation"] = out["conversation_id"]
+            messages.append({"role": "user", "content": question})
+            messages.append({"role": "assistant", "content": out["answer"], "citations": out["citations"]})
+            st.rerun()
