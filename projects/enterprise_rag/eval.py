@@ -90,16 +90,60 @@ def aggregate(rows: list[dict], mode: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- ingestion
 
 
-def read_corpus(path: Path) -> list[dict]:
+def read_corpus(path: Path, *, fix_duplicates: bool = False) -> list[dict]:
+    """Corpus lines; a repeated ``doc_id`` is an error (relevance could not tell the documents apart) unless
+    ``fix_duplicates`` renames the repeats ``<doc_id>@<line>`` for :func:`relevance_from_answers`."""
     docs = load_jsonl(path)
-    seen: set[str] = set()
+    counts: dict[str, int] = {}
     for i, d in enumerate(docs, start=1):
         if not d.get("doc_id") or not isinstance(d.get("text"), str):
             raise ValueError(f"{path}: line {i} needs 'doc_id' and 'text'")
-        if d["doc_id"] in seen:
-            raise ValueError(f"{path}: duplicate doc_id {d['doc_id']!r}")
-        seen.add(d["doc_id"])
+        counts[d["doc_id"]] = counts.get(d["doc_id"], 0) + 1
+    duplicated = {k for k, n in counts.items() if n > 1}
+    if duplicated and not fix_duplicates:
+        raise ValueError(
+            f"{path}: {len(duplicated)} doc_id(s) repeat (e.g. {sorted(duplicated)[0]!r}); "
+            "pass --fix-duplicate-doc-ids to derive relevance from the answers instead"
+        )
+    for i, d in enumerate(docs, start=1):
+        if d["doc_id"] in duplicated:
+            d["original_doc_id"], d["doc_id"] = d["doc_id"], f"{d['doc_id']}@{i}"
     return docs
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def relevance_from_answers(corpus: list[dict], questions: list[dict]) -> tuple[list[dict], dict[str, int]]:
+    """For questions whose relevant ids name a duplicated doc_id: the relevant documents become those of
+    that id whose text contains one of the question's gold answers (whitespace-insensitive). COVID-QA's
+    export gives all 98 articles the id ``doc-0``; its answers are extractive spans, so this recovers the
+    source article. Questions matching no document are dropped and counted, never guessed."""
+    by_original: dict[str, list[dict]] = {}
+    for d in corpus:
+        if "original_doc_id" in d:
+            by_original.setdefault(d["original_doc_id"], []).append(d)
+    squashed = {d["doc_id"]: _squash(d["text"]) for docs in by_original.values() for d in docs}
+    kept, stats = [], {"remapped": 0, "unchanged": 0, "dropped_no_match": 0, "multi_match": 0}
+    for q in questions:
+        if not any(r in by_original for r in q["relevant_doc_ids"]):
+            kept.append(q)
+            stats["unchanged"] += 1
+            continue
+        answers = [_squash(a) for a in (q.get("answers") or [q.get("answer") or ""]) if a and a.strip()]
+        relevant = [r for r in q["relevant_doc_ids"] if r not in by_original]
+        for r in q["relevant_doc_ids"]:
+            relevant += [
+                d["doc_id"] for d in by_original.get(r, []) if any(a in squashed[d["doc_id"]] for a in answers)
+            ]
+        if len(relevant) == 0:
+            stats["dropped_no_match"] += 1
+            continue
+        stats["remapped"] += 1
+        stats["multi_match"] += len(relevant) > 1
+        kept.append({**q, "relevant_doc_ids": relevant})
+    return kept, stats
 
 
 def ingest(store, embedder, collection: str, corpus: list[dict], chunking, batch: int = 512) -> dict[str, Any]:
@@ -207,6 +251,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fusion", default="convex", choices=["convex", "rrf"], help="hybrid fusion function")
     p.add_argument("--dense-weight", type=float, default=0.7, help="convex fusion: weight of the dense score")
     p.add_argument(
+        "--fix-duplicate-doc-ids",
+        action="store_true",
+        help="corpus repeats doc_ids (COVID-QA export): rename repeats and take relevance from answer spans",
+    )
+    p.add_argument(
         "--reuse-collection",
         action="store_true",
         help="keep an existing collection with the same corpus+config fingerprint instead of re-ingesting",
@@ -229,11 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     from shared.retrieval import ChunkingConfig, PgVectorStore, Principal, Searcher, SearchRequest, upgrade
     from shared.serving.embeddings import LocalEmbedder
 
-    corpus = read_corpus(args.corpus)
+    corpus = read_corpus(args.corpus, fix_duplicates=args.fix_duplicate_doc_ids)
     questions = load_jsonl(args.questions)
     for q in questions:
         if not q.get("question") or not isinstance(q.get("relevant_doc_ids"), list):
             raise SystemExit(f"question {q.get('id')!r} needs 'question' and a 'relevant_doc_ids' list")
+    relevance_fix = None
+    if args.fix_duplicate_doc_ids:
+        questions, relevance_fix = relevance_from_answers(corpus, questions)
+        log.info("relevance from answers: %s", relevance_fix)
     if args.limit is not None:
         questions = questions[: args.limit]
 
@@ -313,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         harness = run_eval(questions, system, scorers, args.out, name="enterprise_rag", primary_metric="ndcg@10")
         rows = [json.loads(line) for line in (args.out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
         summary = build_summary(rows, harness, ingestion, args, collection)
+        if relevance_fix is not None:
+            summary["relevance_from_answers"] = relevance_fix
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(json.dumps({k: v for k, v in summary.items() if k not in ("metrics", "config")}, indent=2))
     finally:
