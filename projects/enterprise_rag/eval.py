@@ -90,6 +90,25 @@ def aggregate(rows: list[dict], mode: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- ingestion
 
 
+def paired_delta(rows: list[dict], mode: str, key: str = "ndcg@10", seed: int = 0) -> dict[str, Any]:
+    """Hybrid minus ``mode`` on the same questions: mean, a paired bootstrap 95% interval (2,000 resamples),
+    and per-question wins/ties/losses, so a small mean gain is not mistaken for a reliable one."""
+    ok = [r for r in rows if r.get("error") is None]
+    d = np.array(
+        [r["output"]["modes"]["hybrid"]["metrics"][key] - r["output"]["modes"][mode]["metrics"][key] for r in ok]
+    )
+    if not len(d):
+        return {}
+    boots = np.random.default_rng(seed).choice(d, size=(2000, len(d)), replace=True).mean(axis=1)
+    return {
+        f"{key}_delta": round(float(d.mean()), 4),
+        "ci95": [round(float(np.percentile(boots, 2.5)), 4), round(float(np.percentile(boots, 97.5)), 4)],
+        "wins": int((d > 1e-9).sum()),
+        "ties": int((abs(d) <= 1e-9).sum()),
+        "losses": int((d < -1e-9).sum()),
+    }
+
+
 def read_corpus(path: Path, *, fix_duplicates: bool = False) -> list[dict]:
     """Corpus lines; a repeated ``doc_id`` is an error (relevance could not tell the documents apart) unless
     ``fix_duplicates`` renames the repeats ``<doc_id>@<line>`` for :func:`relevance_from_answers`."""
@@ -387,6 +406,7 @@ def build_summary(rows: list[dict], harness: dict, ingestion: dict, args, collec
             "bm25": _rounded(aggregate(rows, "bm25"), "Okapi BM25 (bm25s, k1=1.5, b=0.75) over the same chunks"),
             "dense": _rounded(aggregate(rows, "dense"), "dense only: same embeddings and HNSW index"),
         },
+        "hybrid_vs_baselines": {m: paired_delta(rows, m) for m in ("bm25", "dense")},
         "diagnostics": {
             "fulltext": _rounded(
                 aggregate(rows, "fulltext"), f"PostgreSQL full-text only, the hybrid's lexical side ({args.lexical})"
