@@ -120,3 +120,36 @@ def test_duplicate_doc_ids_are_rejected_unless_relevance_comes_from_answers(tmp_
     # case-sensitive span match: question 1's lower-cased answer does not match, so it is dropped, not guessed
     assert [q["relevant_doc_ids"] for q in kept] == [["doc-0@2"]]
     assert stats == {"remapped": 1, "unchanged": 0, "dropped_no_match": 2, "multi_match": 0}
+
+
+def test_generation_scores_from_an_answer_with_citations():
+    """``--generate`` scoring against the RagPipeline interface (a stand-in pipeline: orchestration only)."""
+    from types import SimpleNamespace
+
+    from shared.retrieval.models import document_id
+
+    coll = "c"
+    passage = "Spring tides occur when the sun and moon align."
+    answer = SimpleNamespace(
+        text="Spring tides occur when the sun and moon align.",
+        citations=[
+            SimpleNamespace(n=1, chunk_id="x", document_id=document_id(coll, "tides-0")),
+            SimpleNamespace(n=2, chunk_id="y", document_id=document_id(coll, "chess-0")),
+        ],
+        abstained=False,
+        retrieved=[SimpleNamespace(text=passage)],
+        usage=None,
+    )
+    pipeline = SimpleNamespace(answer=lambda question, principal, collection: answer)
+    item = {"question": "When are spring tides?", "relevant_doc_ids": ["tides-0"], "answer": "when sun and moon align"}
+    gen = rag_eval._generate(pipeline, None, item, coll, principal=None)
+    assert gen["citation_precision"] == 0.5
+    assert gen["groundedness"] == 1.0
+    assert 0 < gen["answer_token_f1"] < 1
+    assert gen["abstained"] is False
+    assert rag_eval._gen_scores({"generation": gen})["citation_precision"] == 0.5
+
+    abstain = SimpleNamespace(text="I don't know.", citations=[], abstained=True, retrieved=[], usage=None)
+    gen = rag_eval._generate(SimpleNamespace(answer=lambda *a: abstain), None, item, coll, principal=None)
+    assert gen["abstained"] is True and gen["answer_token_f1"] == 0.0
+    assert gen["groundedness"] is None and gen["citation_precision"] is None
