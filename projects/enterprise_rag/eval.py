@@ -48,8 +48,8 @@ MAKE_EVAL_ARGS = [
     "var/eval/enterprise_rag_pubmedqa",
     "--baseline",
     "projects/enterprise_rag/baselines/pubmedqa.json",
-    "--require-hybrid-best",
-]
+]  # not --require-hybrid-best: on PubMedQA hybrid vs dense is +0.002 nDCG@10 with a 95% CI spanning 0, so
+# that check would flip between runs (the HNSW build is not deterministic); the baseline gate has tolerances.
 
 TENANT = "eval"
 METRIC_KEYS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")
