@@ -324,9 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         args.corpus.read_bytes() + chunking.model_dump_json().encode() + embedder.model.encode()
     ).hexdigest()[:10]
     collection = args.collection or f"eval_{fingerprint}"
-    store.delete_collection(collection)  # a fresh collection every run: no stale chunks from older configs
-    store.create_collection(collection, embedding_model=embedder.model, embedding_dim=embedder.dim, chunking=chunking)
-    ingestion = ingest(store, embedder, collection, corpus, chunking, batch=args.embed_batch)
+    if args.reuse_collection and collection in {c.name for c in store.list_collections()}:
+        ingestion: dict[str, Any] = {"reused_collection": collection}
+    else:
+        store.delete_collection(collection)  # a fresh collection every run: no stale chunks from older configs
+        store.create_collection(
+            collection, embedding_model=embedder.model, embedding_dim=embedder.dim, chunking=chunking
+        )
+        ingestion = ingest(store, embedder, collection, corpus, chunking, batch=args.embed_batch)
     log.info("ingested %s", ingestion)
 
     chunk_texts, chunk_docs = load_chunks(store, collection)
