@@ -25,6 +25,8 @@ from shared.serving.base import Embedder, Reranker
 from shared.settings import get_settings
 
 Mode = Literal["dense", "fulltext", "hybrid"]
+LexicalQuery = Literal["websearch", "any"]
+Fusion = Literal["rrf", "convex"]
 
 _RESULT_COLUMNS = sql.SQL("c.id AS chunk_id, c.document_id, c.text, c.source_uri, c.page, c.section, c.metadata")
 
@@ -41,6 +43,38 @@ class SearchRequest(BaseModel):
     mmr: bool = False
     mmr_lambda: float = Field(default=0.5, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
     rrf_k: int = Field(default=60, ge=1)
+    lexical: LexicalQuery = Field(
+        default="websearch",
+        description="full-text query semantics: 'websearch' = websearch_to_tsquery (AND of terms, quoted phrases, "
+        "-negation; ranked by ts_rank_cd) for keyword queries; 'any' = OR of the query's stemmed lexemes ranked by "
+        "ts_rank with length normalisation, for natural-language questions (an AND of every word matches ~nothing)",
+    )
+    fusion: Fusion = Field(
+        default="rrf",
+        description="hybrid fusion: 'rrf' = Σ 1/(rrf_k + rank); 'convex' = dense_weight·dense' + (1-dense_weight)·"
+        "lexical', each score min-max normalised over its candidate list",
+    )
+    dense_weight: float = Field(default=0.7, ge=0, le=1, description="convex fusion: weight of the dense score")
+
+
+def tsquery_sql(lexical: LexicalQuery = "websearch") -> sql.SQL:
+    """The FROM item that yields the text query ``q`` for ``%(qtext)s``.
+
+    'any' takes ``plainto_tsquery`` (stemmed lexemes, stop words dropped, each lexeme quoted in its text
+    form) and turns its ANDs into ORs. A question of only stop words gives an empty query, which matches
+    nothing, as with 'websearch'.
+    """
+    if lexical == "websearch":
+        return sql.SQL("websearch_to_tsquery('english', %(qtext)s) q")
+    return sql.SQL("CAST(replace(CAST(plainto_tsquery('english', %(qtext)s) AS text), ' & ', ' | ') AS tsquery) q")
+
+
+def lexical_rank_sql(lexical: LexicalQuery = "websearch") -> sql.SQL:
+    """Cover density (``ts_rank_cd``) rewards all terms close together, right for a few AND-ed keywords; for
+    an OR of a question's terms it mostly rewards long chunks that repeat a common word, so 'any' uses
+    ``ts_rank`` (term frequency) divided by 1 + log(length) (normalisation 1). On the PubMedQA dev set the
+    'any' full-text list scores nDCG@10 0.73 this way against 0.50 with ``ts_rank_cd``."""
+    return sql.SQL("ts_rank_cd(c.tsv, q)" if lexical == "websearch" else "ts_rank(c.tsv, q, 1)")
 
 
 def dense_sql(dim: int, where: sql.Composable, with_embedding: bool = False) -> sql.Composed:
@@ -57,43 +91,72 @@ def dense_sql(dim: int, where: sql.Composable, with_embedding: bool = False) -> 
     ).format(cols=_RESULT_COLUMNS, emb=emb, d=sql.Literal(dim), where=where)
 
 
-def fulltext_sql(where: sql.Composable, with_embedding: bool = False) -> sql.Composed:
+def fulltext_sql(
+    where: sql.Composable, with_embedding: bool = False, lexical: LexicalQuery = "websearch"
+) -> sql.Composed:
     emb = sql.SQL(", c.embedding") if with_embedding else sql.SQL("")
     return sql.SQL(
         "SELECT *, row_number() OVER (ORDER BY score DESC, chunk_id) AS fulltext_rank FROM ("
-        "SELECT {cols}{emb}, ts_rank_cd(c.tsv, q) AS score "
-        "FROM chunks c, websearch_to_tsquery('english', %(qtext)s) q WHERE c.tsv @@ q AND {where} "
-        "ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT %(limit)s) s ORDER BY score DESC, chunk_id"
-    ).format(cols=_RESULT_COLUMNS, emb=emb, where=where)
+        "SELECT {cols}{emb}, {rank} AS score "
+        "FROM chunks c, {tsq} WHERE c.tsv @@ q AND {where} "
+        "ORDER BY {rank} DESC, c.id LIMIT %(limit)s) s ORDER BY score DESC, chunk_id"
+    ).format(cols=_RESULT_COLUMNS, emb=emb, where=where, tsq=tsquery_sql(lexical), rank=lexical_rank_sql(lexical))
 
 
-def hybrid_sql(dim: int, where: sql.Composable, with_embedding: bool = False) -> sql.Composed:
-    """Both candidate lists and their Reciprocal Rank Fusion, one statement: score = Σ 1/(rrf_k + rank)."""
+_FUSED_SCORE = {
+    "rrf": sql.SQL("COALESCE(1.0 / (%(rrf_k)s + dense.r), 0) + COALESCE(1.0 / (%(rrf_k)s + sparse.r), 0)"),
+    # Convex combination of min-max normalised scores (Bruch et al. 2023, "An Analysis of Fusion Functions for
+    # Hybrid Retrieval"): unlike RRF it keeps how far apart candidates are, so a weak signal cannot promote a
+    # document that the strong one ranks high but barely above the rest.
+    "convex": sql.SQL("%(dense_weight)s * COALESCE(dense.n, 0) + (1 - %(dense_weight)s) * COALESCE(sparse.n, 0)"),
+}
+
+
+def hybrid_sql(
+    dim: int,
+    where: sql.Composable,
+    with_embedding: bool = False,
+    lexical: LexicalQuery = "websearch",
+    fusion: Fusion = "rrf",
+) -> sql.Composed:
+    """Both candidate lists and their fusion (RRF or convex, see ``SearchRequest.fusion``), one statement."""
     emb = (
         sql.SQL(", c.embedding::vector({d}) AS embedding").format(d=sql.Literal(dim)) if with_embedding else sql.SQL("")
     )
     return sql.SQL(
         """
         WITH dense AS (
-            SELECT id, row_number() OVER (ORDER BY dist) AS r FROM (
+            SELECT id, row_number() OVER (ORDER BY dist) AS r,
+                   COALESCE((max(dist) OVER () - dist) / NULLIF(max(dist) OVER () - min(dist) OVER (), 0), 1) AS n
+            FROM (
                 SELECT c.id, c.embedding::vector({d}) <=> %(qvec)s::vector({d}) AS dist
                 FROM chunks c WHERE c.dim = {d} AND {where}
                 ORDER BY c.embedding::vector({d}) <=> %(qvec)s::vector({d}) LIMIT %(cand)s) d
         ), sparse AS (
-            SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM (
-                SELECT c.id, ts_rank_cd(c.tsv, q) AS rank
-                FROM chunks c, websearch_to_tsquery('english', %(qtext)s) q WHERE c.tsv @@ q AND {where}
-                ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT %(cand)s) s
+            SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r,
+                   COALESCE((rank - min(rank) OVER ()) / NULLIF(max(rank) OVER () - min(rank) OVER (), 0), 1) AS n
+            FROM (
+                SELECT c.id, {rank} AS rank
+                FROM chunks c, {tsq} WHERE c.tsv @@ q AND {where}
+                ORDER BY {rank} DESC, c.id LIMIT %(cand)s) s
         ), fused AS (
             SELECT COALESCE(dense.id, sparse.id) AS id, dense.r AS dense_rank, sparse.r AS fulltext_rank,
-                   COALESCE(1.0 / (%(rrf_k)s + dense.r), 0) + COALESCE(1.0 / (%(rrf_k)s + sparse.r), 0) AS score
+                   {score} AS score
             FROM dense FULL OUTER JOIN sparse ON dense.id = sparse.id
         )
         SELECT {cols}{emb}, f.score, f.dense_rank, f.fulltext_rank
         FROM fused f JOIN chunks c ON c.id = f.id
         ORDER BY f.score DESC, f.id LIMIT %(limit)s
         """
-    ).format(cols=_RESULT_COLUMNS, emb=emb, d=sql.Literal(dim), where=where)
+    ).format(
+        cols=_RESULT_COLUMNS,
+        emb=emb,
+        d=sql.Literal(dim),
+        where=where,
+        tsq=tsquery_sql(lexical),
+        rank=lexical_rank_sql(lexical),
+        score=_FUSED_SCORE[fusion],
+    )
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -143,7 +206,13 @@ class Searcher:
         qvec = self.embedder.embed_query(request.query) if (request.mode != "fulltext" or need_vectors) else None
         where, params = where_clause(request.collection, request.principal, request.filters)
         pool = request.candidates if (request.rerank or request.mmr) else request.k
-        params |= {"qtext": request.query, "limit": pool, "cand": request.candidates, "rrf_k": request.rrf_k}
+        params |= {
+            "qtext": request.query,
+            "limit": pool,
+            "cand": request.candidates,
+            "rrf_k": request.rrf_k,
+            "dense_weight": request.dense_weight,
+        }
         if qvec is not None:
             params["qvec"] = qvec
         ef = max(get_settings().database.hnsw_ef_search, request.candidates)
@@ -168,9 +237,9 @@ class Searcher:
             if request.mode == "dense":
                 query = dense_sql(dim, where, need_vectors)
             elif request.mode == "fulltext":
-                query = fulltext_sql(where, need_vectors)
+                query = fulltext_sql(where, need_vectors, request.lexical)
             else:
-                query = hybrid_sql(dim, where, need_vectors)
+                query = hybrid_sql(dim, where, need_vectors, request.lexical, request.fusion)
             rows = cur.execute(query, params).fetchall()
         return rows, qvec
 
