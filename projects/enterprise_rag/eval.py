@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from projects.enterprise_rag.settings import RagSettings
 from shared.eval.harness import load_jsonl, run_eval
 from shared.eval.metrics import groundedness, ndcg_at_k, recall_at_k, reciprocal_rank, token_f1
 
@@ -264,11 +265,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--overlap-chars", type=int, default=0)
     p.add_argument("--chunk-tokens", type=int, default=256, help="fixed_tokens window")
     p.add_argument("--overlap-tokens", type=int, default=32)
-    p.add_argument("--candidates", type=int, default=100, help="per-signal candidate depth for hybrid fusion")
+    rag = RagSettings()  # the pipeline's own retrieval configuration is what "hybrid" evaluates
+    p.add_argument("--candidates", type=int, default=rag.candidates, help="per-signal candidate depth for fusion")
     p.add_argument("--rrf-k", type=int, default=60)
-    p.add_argument("--lexical", default="any", choices=["any", "websearch"], help="full-text query semantics")
-    p.add_argument("--fusion", default="convex", choices=["convex", "rrf"], help="hybrid fusion function")
-    p.add_argument("--dense-weight", type=float, default=0.7, help="convex fusion: weight of the dense score")
+    p.add_argument("--lexical", default=rag.lexical, choices=["any", "websearch"], help="full-text query semantics")
+    p.add_argument("--fusion", default=rag.fusion, choices=["convex", "rrf"], help="hybrid fusion function")
+    p.add_argument("--dense-weight", type=float, default=rag.dense_weight, help="convex fusion: dense score weight")
     p.add_argument(
         "--fix-duplicate-doc-ids",
         action="store_true",

@@ -309,6 +309,9 @@ class RagPipeline:
                     mode=mode or s.search_mode,
                     k=k,
                     candidates=max(s.candidates, k),
+                    lexical=s.lexical,
+                    fusion=s.fusion,
+                    dense_weight=s.dense_weight,
                     filters=filters,
                     rerank=s.rerank and self.searcher.reranker is not None,
                 )

@@ -23,8 +23,13 @@ class RagSettings(BaseSettings):
 
     # -- retrieval ---------------------------------------------------------------------------------------
     k: int = Field(default=5, ge=1, le=50, description="chunks given to the model (and returned by /search)")
-    candidates: int = Field(default=50, ge=1, le=1000, description="per-signal candidate list size for RRF")
+    candidates: int = Field(default=100, ge=1, le=1000, description="per-signal candidate list size for fusion")
     search_mode: Literal["dense", "fulltext", "hybrid"] = "hybrid"
+    # Tuned on the PubMedQA dev questions (see README "Evaluation"): long natural-language questions match almost
+    # nothing with AND semantics, so the lexical side ORs the words; normalised scores blend better than RRF ranks.
+    lexical: Literal["any", "websearch"] = "any"
+    fusion: Literal["convex", "rrf"] = "convex"
+    dense_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="convex fusion: weight of the dense score")
     rerank: bool = Field(default=False, description="cross-encoder rerank of the candidates (shared reranker)")
     condense_history: bool = Field(default=True, description="rewrite follow-ups into standalone questions")
     multi_query: bool = Field(default=False, description="also search LLM paraphrases, fused with RRF")
