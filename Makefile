@@ -42,6 +42,7 @@ bench: venv
 	@mkdir -p var/bench
 	$(PY) scripts/bench/retrieval.py --n 100000 --out var/bench/retrieval.json
 	$(PY) scripts/bench/serving.py --out var/bench/serving.json
+	$(PY) scripts/bench/enterprise_rag.py --n 100000 --out var/bench/enterprise_rag.json
 
 eval: venv
 	$(PY) -m scripts.eval_all
