@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from projects.enterprise_rag.app import build_app
+from projects.enterprise_rag.demo import TENANT as DEMO_TENANT
 from projects.enterprise_rag.settings import get_rag_settings
 from shared.api.context import ServiceContext
 from shared.api.serve import serve_in_thread
@@ -58,7 +59,7 @@ def test_admin_upload_progress_and_chat(live_api) -> None:
     resp = httpx.post(
         f"{url}/rag/collections/handbook/documents",
         files=[("files", ("leave.txt", b"Employees receive 28 days of paid annual leave."))],
-        headers=headers(),
+        headers=headers(tenant=DEMO_TENANT),  # the page acts in the demo's tenant by default
     )
     assert resp.status_code == 202
     app.state.rag_service().ingestor.drain()

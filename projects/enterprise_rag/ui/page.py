@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import streamlit as st
 
+from projects.enterprise_rag.demo import TENANT as DEMO_TENANT
 from projects.platform.portal.client import Api
 
 api = Api.from_settings()
@@ -22,7 +23,7 @@ JOB_WAIT_S = 120.0
 st.title("Enterprise RAG")
 with st.sidebar:
     user = st.text_input("User", value="alice", key="rag_user")
-    tenant = st.text_input("Tenant", value="acme", key="rag_tenant")
+    tenant = st.text_input("Tenant", value=DEMO_TENANT, key="rag_tenant")  # the demo data's tenant
     groups = st.text_input("Groups (comma separated)", value="", key="rag_groups")
     view = st.radio("View", ["Chat", "Upload", "Collections"], key="rag_view")
 
