@@ -57,6 +57,11 @@ class RagSettings(BaseSettings):
     )
     infer_citation_min_overlap: float = Field(default=0.6, gt=0, le=1, description="share of the answer's words")
     history_turns: int = Field(default=6, ge=0, le=50, description="earlier messages used for condensing")
+    llm_abstain_rule: bool = Field(
+        default=False,
+        description="also tell the model to abstain itself; off for small local models, which over-apply it "
+        "(the retrieval-evidence gate abstains either way); turn on with a stronger model",
+    )
     redact_pii: bool = Field(default=False, description="redact PII in answers with the shared output rail")
     chunk_injection_threshold: float = Field(
         default=0.7, ge=0, le=1, description="retrieved chunks scoring above this on the injection detector are dropped"
