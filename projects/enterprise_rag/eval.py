@@ -166,20 +166,13 @@ def relevance_from_answers(corpus: list[dict], questions: list[dict]) -> tuple[l
     return kept, stats
 
 
-def ingest(store, embedder, collection: str, corpus: list[dict], chunking, batch: int = 512) -> dict[str, Any]:
-    """Chunk every document with the collection's config, embed the chunks in large batches, bulk-COPY them.
+def ingest(store, embedder, collection: str, corpus: list[dict], batch: int = 512) -> dict[str, Any]:
+    """Corpus lines become documents (source URI = doc_id, so relevance maps back), bulk-indexed with the
+    collection's chunking config; returns the shared Indexer's timing breakdown."""
+    from shared.retrieval import Document, Indexer
 
-    This is :class:`shared.retrieval.Indexer` unrolled for a fresh collection: the same ``chunk_document``
-    and embedder, but one ``embed`` call per ``batch`` chunks instead of per document (3,358 one-chunk
-    PubMedQA passages would otherwise be 3,358 tiny model calls and transactions), and the HNSW index is
-    built once after the COPY rather than maintained row by row.
-    """
-    from shared.retrieval import Document, chunk_document
-
-    started = time.perf_counter()
-    docs_chunks = []
-    for d in corpus:
-        doc = Document(
+    documents = [
+        Document(
             collection=collection,
             source_uri=d["doc_id"],
             text=d["text"],
@@ -187,34 +180,9 @@ def ingest(store, embedder, collection: str, corpus: list[dict], chunking, batch
             tenant_id=TENANT,
             metadata={"doc_id": d["doc_id"]},
         )
-        docs_chunks.append((doc, chunk_document(doc, chunking, embedder)))
-    chunk_s = time.perf_counter() - started
-    texts = [c.text for _, chunks in docs_chunks for c in chunks]
-    t0 = time.perf_counter()
-    parts = [embedder.embed(texts[i : i + batch]) for i in range(0, len(texts), batch)]
-    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
-    embed_s = time.perf_counter() - t0
-    items, offset = [], 0
-    for doc, chunks in docs_chunks:
-        items.append((doc, chunks, vectors[offset : offset + len(chunks)]))
-        offset += len(chunks)
-    t0 = time.perf_counter()
-    store.drop_vector_index(embedder.dim)
-    try:
-        store.bulk_load(items)
-    finally:
-        store.build_vector_index(embedder.dim)
-    load_s = time.perf_counter() - t0
-    total_s = time.perf_counter() - started
-    return {
-        "documents": len(corpus),
-        "chunks": len(texts),
-        "chunk_s": round(chunk_s, 2),
-        "embed_s": round(embed_s, 2),
-        "load_and_index_s": round(load_s, 2),
-        "total_s": round(total_s, 2),
-        "chunks_per_s": round(len(texts) / total_s, 1) if total_s else None,
-    }
+        for d in corpus
+    ]
+    return Indexer(store, embedder).bulk_index(documents, batch=batch)
 
 
 class Bm25Index:
@@ -333,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         store.create_collection(
             collection, embedding_model=embedder.model, embedding_dim=embedder.dim, chunking=chunking
         )
-        ingestion = ingest(store, embedder, collection, corpus, chunking, batch=args.embed_batch)
+        ingestion = ingest(store, embedder, collection, corpus, batch=args.embed_batch)
     log.info("ingested %s", ingestion)
 
     chunk_texts, chunk_docs = load_chunks(store, collection)

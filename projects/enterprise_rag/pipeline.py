@@ -51,8 +51,6 @@ def reminder(llm_abstain_rule: bool) -> str:
     return _REMINDER + (f", or reply: {ABSTAIN_PHRASE}" if llm_abstain_rule else ".")
 
 
-SYSTEM_PROMPT = system_prompt(True)  # the full prompt, for readers and tests
-REMINDER = reminder(True)
 CONDENSE_PROMPT = (
     "Rewrite the user's last question as one standalone question that can be understood without the "
     "conversation. Output only the question."

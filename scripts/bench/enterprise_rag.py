@@ -42,7 +42,6 @@ from shared.db import with_dbname  # noqa: E402
 from shared.eval.harness import load_jsonl  # noqa: E402
 from shared.retrieval import (  # noqa: E402
     Chunk,
-    ChunkingConfig,
     Document,
     Indexer,
     PgVectorStore,
@@ -103,7 +102,7 @@ def bench_retrieval(store, embedder, corpus, questions, n: int, rng) -> dict:
     store.create_collection(collection, embedding_model=embedder.model, embedding_dim=embedder.dim)
     store.drop_vector_index(embedder.dim)
     # the batched ingestion measurement: every real passage, embedding included (rebuilds the index at the end)
-    real = ingest(store, embedder, collection, corpus, ChunkingConfig())
+    real = ingest(store, embedder, collection, corpus)
     store.drop_vector_index(embedder.dim)
     filler_n = max(0, n - real["chunks"])
     copy_s = load_filler(store, collection, filler_n, [d["text"] for d in corpus], rng)

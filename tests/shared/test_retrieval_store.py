@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import psycopg
@@ -224,3 +225,25 @@ def test_bulk_load_copies_documents_and_chunks(store: PgVectorStore, embedder: L
     store.build_vector_index(384)
     assert store.counts("kb", Principal(user_id="u", tenant_id="t")) == {"documents": 20, "chunks": 20}
     assert rows(store.url, "SELECT sum(chunk_count) FROM documents") == [(20,)]
+
+
+def test_bulk_index_matches_per_document_indexing(
+    store: PgVectorStore, embedder: LocalEmbedder, database_url: str
+) -> None:
+    texts = {
+        f"doc-{i}": f"Policy number {i}: employees in office {i} receive {20 + i} days of leave." for i in range(5)
+    }
+    docs = [Document(collection="kb", source_uri=uri, text=t, tenant_id="t") for uri, t in texts.items()]
+    stats = Indexer(store, embedder).bulk_index(docs, batch=2)  # several embed batches
+    assert stats["documents"] == 5 and stats["chunks"] == 5
+    alone = Document(collection="kb", source_uri="solo", text=texts["doc-3"], tenant_id="t")
+    Indexer(store, embedder).index(alone)
+    vec = {r[0]: r[1] for r in rows(database_url, "SELECT d.source_uri, c.embedding::text FROM chunks c "
+                                    "JOIN documents d ON d.id = c.document_id")}  # fmt: skip
+    batched, single = (np.array(json.loads(vec[k])) for k in ("doc-3", "solo"))
+    assert np.allclose(batched, single, atol=1e-5)  # batched embedding = the one-document path (up to padding noise)
+    assert len(rows(database_url, "SELECT 1 FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw_384'")) == 1
+    hits = Searcher(store, embedder).search(
+        SearchRequest(collection="kb", query="leave in office 3", principal=Principal(user_id="u", tenant_id="t"))
+    )
+    assert {h.document_id for h in hits} >= {docs[3].id}
