@@ -167,8 +167,10 @@ def _convert(name: str, target: Path) -> None:
         else:
             gguf = assemble_gguf(name, tmp)
         log.info("converting %s from GGUF (one-off, about a minute)", name)
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, local_files_only=True
+        )
         out = tmp / "model"
         out.mkdir(mode=0o755)
         # save_pretrained refuses GGUF-loaded models; save the weights and metadata ourselves.
