@@ -89,6 +89,9 @@ class RagSettings(BaseSettings):
     sync_roots: list[Path] = Field(
         default_factory=list, description="directories folder sync may read (anything else is refused)"
     )
+    sync_group_files: int = Field(
+        default=64, ge=1, le=4096, description="folder sync reads, embeds and records files in groups of this size"
+    )
 
 
 @lru_cache(maxsize=1)

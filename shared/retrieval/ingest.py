@@ -39,6 +39,47 @@ class Indexer:
         embeddings = self.embedder.embed([c.text for c in chunks])
         return self.store.upsert_document(document, chunks, embeddings, force=force)
 
+    def index_many(
+        self, documents: Sequence[Document], *, batch: int = 256
+    ) -> list[UpsertResult | Exception]:
+        """Upsert many documents with one embedding call per ``batch`` chunks: folder syncs of thousands of files.
+
+        Each document still gets its own transaction (a changed file replaces its chunks atomically, the
+        HNSW index stays live for concurrent queries), but the embedder sees large batches instead of one
+        small call per file. Failures are per document: the result list holds the exception in that
+        document's slot and the others go on, so one corrupt file never blocks its batch.
+        """
+        results: list[UpsertResult | Exception | None] = [None] * len(documents)
+        pending: list[tuple[int, Document, list[Any]]] = []
+        configs: dict[str, ChunkingConfig] = {}
+        for i, doc in enumerate(documents):
+            try:
+                if doc.collection not in configs:
+                    collection = self.store.get_collection(doc.collection)
+                    if collection.embedding_model != self.embedder.model:
+                        raise CollectionConflictError(
+                            f"collection {collection.name!r} uses {collection.embedding_model}, "
+                            f"not {self.embedder.model}"
+                        )
+                    configs[doc.collection] = ChunkingConfig(**collection.chunking)
+                if self.store.document_hash(doc.id) == doc.content_hash:
+                    results[i] = self.store.upsert_document(doc, [], None)
+                else:
+                    pending.append((i, doc, chunk_document(doc, configs[doc.collection], self.embedder)))
+            except Exception as exc:  # per document
+                results[i] = exc
+        texts = [c.text for _, _, chunks in pending for c in chunks]
+        parts = [self.embedder.embed(texts[j : j + batch]) for j in range(0, len(texts), batch)]
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        offset = 0
+        for i, doc, chunks in pending:
+            try:
+                results[i] = self.store.upsert_document(doc, chunks, vectors[offset : offset + len(chunks)])
+            except Exception as exc:  # per document
+                results[i] = exc
+            offset += len(chunks)
+        return [r for r in results if r is not None]
+
     def bulk_index(self, documents: Sequence[Document], *, batch: int = 512) -> dict[str, Any]:
         """First load of many *new* documents: chunk all, embed in large batches, one binary COPY, index once.
 

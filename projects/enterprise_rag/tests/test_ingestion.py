@@ -112,3 +112,37 @@ def test_folder_sync_reflects_new_changed_and_deleted_files(client: TestClient, 
     hits = client.post("/rag/collections/kb/search", json={"query": "printer floor"}, headers=headers()).json()
     assert [h["text"] for h in hits] == ["Alpha: the printer moved to the third floor."]
     assert client.get("/rag/collections/kb", headers=headers()).json()["documents"] == 1
+
+
+def test_a_10000_file_folder_syncs_in_groups_and_resyncs_without_reading(
+    client: TestClient, service: RagService, tmp_path
+) -> None:
+    """The issue's "10,000-file folder": every file indexed and listed, a re-sync reads none of them."""
+    folder = tmp_path / "bulk"
+    for d in range(10):
+        (folder / f"dept{d}").mkdir(parents=True)
+    for i in range(10_000):
+        (folder / f"dept{i % 10}" / f"note{i:05d}.txt").write_text(f"Note {i}: ticket {i * 7919 % 100_003} is closed.")
+    (folder / "dept1" / "note04321.txt").write_text("Note 4321: the rooftop beehives are tended every Thursday.")
+    (folder / "dept0" / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    assert client.post("/rag/collections", json={"name": "bulk"}, headers=headers()).status_code == 201
+
+    def sync() -> dict:
+        resp = client.post("/rag/collections/bulk/sync", json={"folder": str(folder)}, headers=headers())
+        assert resp.status_code == 202, resp.text
+        service.ingestor.drain()
+        return _job(client, resp.json()["job_id"])
+
+    job = sync()
+    assert job["status"] == "succeeded"
+    statuses = [f["status"] for f in job["files"]]
+    assert statuses.count("inserted") == 10_000 and statuses.count("failed") == 1 and len(statuses) == 10_001
+    assert client.get("/rag/collections/bulk", headers=headers()).json()["documents"] == 10_000
+    hits = client.post("/rag/collections/bulk/search", json={"query": "rooftop beehives", "mode": "fulltext"}, headers=headers()).json()
+    assert [h["text"] for h in hits] == ["Note 4321: the rooftop beehives are tended every Thursday."]
+
+    for i in range(0, 10_000, 1000):  # ten files vanish
+        (folder / f"dept{i % 10}" / f"note{i:05d}.txt").unlink()
+    again = sync()
+    assert sorted(f["status"] for f in again["files"]) == ["deleted"] * 10 + ["failed"]
+    assert client.get("/rag/collections/bulk", headers=headers()).json()["documents"] == 9_990
