@@ -79,7 +79,7 @@ def _condition(rule: Rule, alias: str, dialect: str) -> exp.Expression:
     except (ParseError, TokenError) as error:
         raise ValueError(f"invalid row policy condition {rule!r}: {error}") from error
     for column in condition.find_all(exp.Column):
-        if not column.table:
+        if not column.table and column.find_ancestor(exp.Select) is None:  # subqueries in the filter keep theirs
             column.set("table", exp.to_identifier(alias))
     return condition
 

@@ -298,7 +298,8 @@ def _check_columns(query: exp.Query, schema: SchemaInfo) -> None:
                 raise SqlValidationError(
                     "UNKNOWN_TABLE",
                     f"'{column.table}' in {render_safe(column)} is not a table or alias in the FROM clause.",
-                    _suggest(column.table, [alias for alias, _ in visible]),
+                    _suggest(column.table, aliases := [alias for alias, _ in visible])
+                    or f"Tables and aliases in scope: {', '.join(aliases) or 'none'}.",
                 )
             if column.is_star:
                 continue
