@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -57,14 +59,25 @@ def build_postgres(url: str) -> Connection:
     return Connection(name="shop", target=url)
 
 
-@pytest.fixture
-def sqlite_db(tmp_path: Path) -> Connection:
-    return build_sqlite(tmp_path / "shop.sqlite")
+@pytest.fixture(scope="session")
+def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Connection:
+    """Shared by the whole session: everything here runs read-only, which the tests themselves assert."""
+    return build_sqlite(tmp_path_factory.mktemp("shop") / "shop.sqlite")
 
 
-@pytest.fixture
-def pg_db(database_url: str) -> Connection:
-    return build_postgres(database_url)
+@pytest.fixture(scope="session")
+def pg_db(pg_server_url: str) -> Iterator[Connection]:
+    """One database on the session's embedded server (like ``database_url``, but built once: tests only read)."""
+    from shared.db import with_dbname
+
+    name = f"shop_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield build_postgres(with_dbname(pg_server_url, name))
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
