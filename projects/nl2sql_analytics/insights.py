@@ -329,24 +329,31 @@ def _parse_numbers(text: str) -> list[tuple[str, float, float, bool]]:
     return out
 
 
-def _allowed(facts: Iterable[Fact], extra: Iterable[float]) -> tuple[list[float], set[str]]:
-    """Numbers the text may use, and the dates it may mention."""
-    numbers: list[float] = [abs(float(x)) for x in extra]
+def _allowed(facts: Iterable[Fact], extra: Iterable[float]) -> tuple[list[float], list[float], set[str]]:
+    """Numbers the text may use plainly, numbers it may use as percentages, and the dates it may mention.
+
+    Percentages are kept apart so that a row count of 12 does not license "grew 12%".
+    """
+    plain: list[float] = [abs(float(x)) for x in extra]
+    percent: list[float] = list(plain)
     dates: set[str] = set()
     for f in facts:
         if f.value is not None:
             v = abs(float(f.value))
-            numbers.append(v)
             if f.unit == "%":
-                numbers.append(v / 100)  # "0.12" for "12%"
-            elif v <= 1:
-                numbers.append(v * 100)  # a ratio measure (0.043) written as a percent (4.3%)
+                percent.append(v)
+                plain.append(v / 100)  # "0.12" for "12%"
+            else:
+                plain.append(v)
+                if v <= 1 and f.kind in ("value", "mean", "top", "first", "last", "peak", "outlier"):
+                    percent.append(v * 100)  # a ratio measure (0.043) written as a percent (4.3%)
         for text in (f.label, f.formatted, f.subject or ""):
             found = {d.lower() for d in _DATE_TOKEN.findall(text)}
             dates |= found
-            numbers += [float(d[:4]) for d in found]  # "in 2024" may name the year of a '2024-03' period
-            numbers += [abs(v) for _, v, _, _ in _parse_numbers(text)]
-    return numbers, dates
+            plain += [float(d[:4]) for d in found]  # "in 2024" may name the year of a '2024-03' period
+            for _, v, _, is_pct in _parse_numbers(text):
+                (percent if is_pct else plain).append(abs(v))
+    return plain, percent, dates
 
 
 def verify_numbers(text: str, facts: Iterable[Fact], extra_allowed: Iterable[float] = ()) -> NumberCheck:
@@ -356,15 +363,16 @@ def verify_numbers(text: str, facts: Iterable[Fact], extra_allowed: Iterable[flo
     ``extra_allowed`` adds numbers the user supplied (e.g. "top 5" in the question).
     """
     facts = list(facts)
-    allowed, dates = _allowed(facts, extra_allowed)
+    plain, percent, dates = _allowed(facts, extra_allowed)
     found: list[str] = []
     bad: list[str] = []
     for date in _DATE_TOKEN.findall(text):
         found.append(date)
         if date.lower() not in dates:
             bad.append(date)
-    for token, value, tol, _ in _parse_numbers(text):
+    for token, value, tol, is_pct in _parse_numbers(text):
         found.append(token)
+        allowed = percent if is_pct else plain
         if not any(abs(abs(value) - a) <= tol + 1e-9 * max(1.0, a) for a in allowed):
             bad.append(token)
     return NumberCheck(ok=not bad, numbers=found, unverified=bad)

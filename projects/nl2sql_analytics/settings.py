@@ -30,7 +30,7 @@ class Nl2SqlSettings(BaseSettings):
     insight_outlier_z: float = Field(
         default=3.5, gt=0, description="robust z-score (median/MAD) beyond which a value is an outlier"
     )
-    insight_max_tokens: int = Field(default=120, ge=16, le=1024, description="LLM budget for the insight sentences")
+    insight_max_tokens: int = Field(default=100, ge=16, le=1024, description="LLM budget for the insight sentences")
 
 
 @lru_cache(maxsize=1)
