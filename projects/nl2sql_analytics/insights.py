@@ -152,15 +152,19 @@ def compute_facts(
     if time is not None:
         facts += _trend_facts(df, time, measure, additive)
     elif category is not None:
-        facts += _top_facts(df, category, measure, top_k, additive and bool((valid >= 0).all()) and total > 0, total)
+        shares = additive and bool((valid >= 0).all()) and total > 0
+        facts += _top_facts(df, category, measure, top_k, shares, total, additive)
     label_col = time or category
     facts += _outlier_facts(df, measure, label_col, outlier_z)
     return facts
 
 
-def _top_facts(df: pd.DataFrame, category: str, measure: str, k: int, shares: bool, total: float) -> list[Fact]:
+def _top_facts(
+    df: pd.DataFrame, category: str, measure: str, k: int, shares: bool, total: float, additive: bool = True
+) -> list[Fact]:
+    """Top-k categories (repeated labels aggregated: summed, or averaged for rates) and their share of the total."""
     grouped = (
-        df.groupby(category, dropna=False, sort=False)[measure].sum()
+        df.groupby(category, dropna=False, sort=False)[measure].agg("sum" if shares or additive else "mean")
         if df[category].duplicated().any()
         else (df.set_index(category)[measure])
     )

@@ -94,6 +94,9 @@ def test_unsorted_time_series_is_ordered_by_time_and_decline_is_negative() -> No
 def test_rates_get_no_total_and_single_values_are_reported_as_is() -> None:
     df = pd.DataFrame({"method": ["card", "paypal"], "refund_rate": [0.04, 0.06]})
     assert "total:refund_rate" not in by_key(compute_facts(df, top_k=3, outlier_z=3.5))
+    repeated = pd.DataFrame({"method": ["card", "card", "paypal"], "refund_rate": [0.02, 0.04, 0.05]})
+    f = by_key(compute_facts(repeated, top_k=3, outlier_z=3.5))
+    assert f["top:2:method"].value == pytest.approx(0.03) and "share:1:method" not in f  # averaged, no shares
     f = by_key(compute_facts(pd.DataFrame({"revenue": [1234.5], "orders": [10]}), top_k=3, outlier_z=3.5))
     assert f["value:revenue"].formatted == "1,234.50" and f["value:orders"].formatted == "10"
 
