@@ -261,7 +261,7 @@ def _month_weights(days: pd.DatetimeIndex) -> np.ndarray:
     """Relative order volume per day: ~25 %/year growth, a Nov/Dec peak, a summer dip, quieter weekends."""
     years = (days - pd.Timestamp(START)).days.to_numpy() / 365.25
     season = np.array([0.85, 0.8, 0.95, 1.0, 1.0, 0.9, 0.85, 0.9, 1.0, 1.05, 1.45, 1.7])[days.month.to_numpy() - 1]
-    weekday = np.where(days.dayofweek.to_numpy() >= 5, 0.8, 1.05)
+    weekday = np.where(days.day_of_week.to_numpy() >= 5, 0.8, 1.05)
     return np.power(1.25, years) * season * weekday
 
 
