@@ -6,9 +6,12 @@ Model ids, URLs and the platform database live in ``shared.settings``; this hold
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent
 
 
 class Nl2SqlSettings(BaseSettings):
@@ -28,6 +31,20 @@ class Nl2SqlSettings(BaseSettings):
         default=2000, ge=1, description="rows scanned per text column to find sample values: bounded even on big tables"
     )
     sample_value_max_chars: int = Field(default=80, ge=1, description="longer sample values are cut to this")
+    # -- demo data, semantic layer, charts and insights (helper: nl2sql-data) -----------------------------
+    demo_seed: int = Field(default=7, description="seed of the generated demo database (same seed, same rows)")
+    demo_customers: int = Field(default=3000, ge=10, le=1_000_000, description="demo size; ~5 orders per customer")
+    semantic_dir: Path = Field(
+        default=PROJECT_DIR / "semantic", description="one YAML semantic layer per connection: <connection>.yaml"
+    )
+    chart_max_points: int = Field(default=5000, ge=10, description="rows embedded in a chart spec (the table has all)")
+    pie_max_slices: int = Field(default=8, ge=2, le=20, description="more categories than this → bar, not pie")
+    bar_max_categories: int = Field(default=50, ge=2, description="more categories than this → table only")
+    insight_top_k: int = Field(default=3, ge=1, le=10, description="top categories reported as facts")
+    insight_outlier_z: float = Field(
+        default=3.5, gt=0, description="robust z-score (median/MAD) beyond which a value is an outlier"
+    )
+    insight_max_tokens: int = Field(default=100, ge=16, le=1024, description="LLM budget for the insight sentences")
 
 
 @lru_cache(maxsize=1)
