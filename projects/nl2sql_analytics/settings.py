@@ -17,7 +17,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 class Nl2SqlSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NL2SQL__", env_file=".env", extra="ignore", env_file_encoding="utf-8")
 
-    # -- SQL safety: validation, row-level security, execution (helper: nl2sql-safety) --------------------
+    # -- SQL safety: validation, row-level security, execution --------------------
     row_limit: int = Field(
         default=1000, ge=1, le=1_000_000, description="rows a query may return; more are cut and reported as truncated"
     )
@@ -31,7 +31,7 @@ class Nl2SqlSettings(BaseSettings):
         default=2000, ge=1, description="rows scanned per text column to find sample values: bounded even on big tables"
     )
     sample_value_max_chars: int = Field(default=80, ge=1, description="longer sample values are cut to this")
-    # -- demo data, semantic layer, charts and insights (helper: nl2sql-data) -----------------------------
+    # -- demo data, semantic layer, charts and insights -----------------------------
     demo_seed: int = Field(default=7, description="seed of the generated demo database (same seed, same rows)")
     demo_customers: int = Field(default=3000, ge=10, le=1_000_000, description="demo size; ~5 orders per customer")
     semantic_dir: Path = Field(

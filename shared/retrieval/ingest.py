@@ -39,9 +39,7 @@ class Indexer:
         embeddings = self.embedder.embed([c.text for c in chunks])
         return self.store.upsert_document(document, chunks, embeddings, force=force)
 
-    def index_many(
-        self, documents: Sequence[Document], *, batch: int = 256
-    ) -> list[UpsertResult | Exception]:
+    def index_many(self, documents: Sequence[Document], *, batch: int = 256) -> list[UpsertResult | Exception]:
         """Upsert many documents with one embedding call per ``batch`` chunks: folder syncs of thousands of files.
 
         Each document still gets its own transaction (a changed file replaces its chunks atomically, the

@@ -247,3 +247,31 @@ def test_bulk_index_matches_per_document_indexing(
         SearchRequest(collection="kb", query="leave in office 3", principal=Principal(user_id="u", tenant_id="t"))
     )
     assert {h.document_id for h in hits} >= {docs[3].id}
+
+
+def test_index_many_is_per_document_idempotent_and_isolates_failures(
+    store: PgVectorStore, embedder: LocalEmbedder, database_url: str
+) -> None:
+    indexer = Indexer(store, embedder)
+    docs = [
+        Document(collection="kb", source_uri=f"f{i}", text=f"File {i}: the badge office opens at {8 + i} am.",
+                 tenant_id="t")
+        for i in range(4)
+    ]  # fmt: skip
+    orphan = Document(collection="missing", source_uri="x", text="no such collection", tenant_id="t")
+    results = indexer.index_many([docs[0], orphan, *docs[1:]], batch=3)
+    assert [getattr(r, "status", type(r).__name__) for r in results] == [
+        "inserted", "CollectionNotFoundError", "inserted", "inserted", "inserted"
+    ]  # fmt: skip
+    alone = Document(collection="kb", source_uri="solo", text=docs[2].text, tenant_id="t")
+    indexer.index(alone)
+    query = "SELECT d.source_uri, c.embedding::text FROM chunks c JOIN documents d ON d.id = c.document_id"
+    vec = {uri: np.array(json.loads(emb)) for uri, emb in rows(database_url, query)}
+    assert np.allclose(vec["f2"], vec["solo"], atol=1e-5)  # grouped embedding = the one-document path
+
+    changed = docs[1].model_copy(update={"text": "File 1: the badge office moved to the lobby."})
+    again = indexer.index_many([docs[0], Document(**changed.model_dump(exclude={"id", "content_hash"}))])
+    assert [r.status for r in again] == ["unchanged", "replaced"]
+    texts = [t for (t,) in rows(database_url, "SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+                                               "WHERE d.source_uri = 'f1'")]  # fmt: skip
+    assert texts == ["File 1: the badge office moved to the lobby."]

@@ -138,7 +138,8 @@ def test_a_10000_file_folder_syncs_in_groups_and_resyncs_without_reading(
     statuses = [f["status"] for f in job["files"]]
     assert statuses.count("inserted") == 10_000 and statuses.count("failed") == 1 and len(statuses) == 10_001
     assert client.get("/rag/collections/bulk", headers=headers()).json()["documents"] == 10_000
-    hits = client.post("/rag/collections/bulk/search", json={"query": "rooftop beehives", "mode": "fulltext"}, headers=headers()).json()
+    query = {"query": "rooftop beehives", "mode": "fulltext"}
+    hits = client.post("/rag/collections/bulk/search", json=query, headers=headers()).json()
     assert [h["text"] for h in hits] == ["Note 4321: the rooftop beehives are tended every Thursday."]
 
     for i in range(0, 10_000, 1000):  # ten files vanish
