@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import sys
@@ -265,11 +266,16 @@ def run(
                 log.warning("warm-up of %s failed: %s", name, exc)
         t0 = time.perf_counter()
 
-        def one(item: EvalItem, name: str = name, generate: Generator = generate) -> dict:
+        done = itertools.count(1)
+
+        def one(item: EvalItem, name: str = name, generate: Generator = generate, done=done) -> dict:
             db = dbs[item.db_name]
-            return evaluate_item(
+            row = evaluate_item(
                 name, generate, item, db, metas[item.db_name], usable[item.id], timeout_s=timeout_s, max_rows=max_rows
             )
+            if (k := next(done)) % 10 == 0:
+                log.info("%s: %d/%d items", name, k, len(scored))
+            return row
 
         if concurrency == 1:
             rows = [one(item) for item in scored]

@@ -25,7 +25,11 @@ SYSTEM_PROMPT = (
 )
 
 _FENCE = re.compile(r"```[ \t]*(?:sql|sqlite)?[ \t]*\n?(.*?)(?:```|\Z)", re.IGNORECASE | re.DOTALL)
-_STATEMENT_START = re.compile(r"\b(WITH|SELECT)\b", re.IGNORECASE)
+# a CTE must look like one ("WITH name AS (") so that prose such as "With this query: SELECT ..." is skipped
+_STATEMENT_START = re.compile(
+    r"\bWITH\s+(?:RECURSIVE\s+)?[\w\"`]+\s*(?:\([^)]*\)\s*)?AS\s*(?:NOT\s+)?(?:MATERIALIZED\s*)?\(|\bSELECT\b",
+    re.IGNORECASE,
+)
 
 
 def schema_dump(db_path: str | Path, metadata: DbMetadata | None = None) -> str:

@@ -297,6 +297,9 @@ def test_extract_sql_from_fences_bare_text_and_chatter():
     assert extract_sql("```\nWITH x AS (SELECT 1) SELECT * FROM x\n```") == "WITH x AS (SELECT 1) SELECT * FROM x"
     assert extract_sql("The query is SELECT name FROM store; it returns names.") == "SELECT name FROM store"
     assert extract_sql("SELECT 1; SELECT 2;") == "SELECT 1"
+    assert extract_sql("With this query: SELECT a FROM t") == "SELECT a FROM t"
+    cte = "with recursive c(x) as (select 1) select x from c"
+    assert extract_sql(f"Try: {cte}") == cte
     assert extract_sql("I cannot answer that.") == ""
 
 
