@@ -125,14 +125,15 @@ class GoldCache:
         return out
 
 
-def is_correct(generated: QueryResult, golds: Sequence[tuple[int, QueryResult, OrderSpec]]) -> int | None:
+def is_correct(
+    generated: QueryResult, golds: Sequence[tuple[int, QueryResult, OrderSpec]], *, distinct: bool = True
+) -> int | None:
     """Index of the first gold statement the generated result matches, or None."""
     if not generated.ok:
         return None
+    options = {"gen_width": len(generated.columns), "distinct": distinct}
     for i, gold, spec in golds:
-        if results_match(
-            gold.rows, generated.rows, order=spec, gold_width=len(gold.columns), gen_width=len(generated.columns)
-        ):
+        if results_match(gold.rows, generated.rows, order=spec, gold_width=len(gold.columns), **options):
             return i
     return None
 
@@ -150,6 +151,7 @@ def evaluate_item(
     *,
     timeout_s: float,
     max_rows: int,
+    distinct: bool = True,
 ) -> dict[str, Any]:
     """Generate, execute, compare; any exception from the system is recorded on the row, never raised."""
     t0 = time.perf_counter()
@@ -163,7 +165,7 @@ def evaluate_item(
     if gen.sql:
         executed = run_query(db_path, gen.sql, timeout_s=timeout_s, max_rows=max_rows)
     execution_ms = executed.elapsed_ms if executed else 0.0
-    matched = is_correct(executed, golds) if executed else None
+    matched = is_correct(executed, golds, distinct=distinct) if executed else None
     error = gen.error or (executed.error if executed else None) or (None if gen.sql else "no SQL generated")
     return {
         "system": system,
@@ -232,11 +234,13 @@ def run(
     warmup: bool = True,
     timeout_s: float | None = None,
     max_rows: int | None = None,
+    distinct: bool = True,
 ) -> dict[str, Any]:
     """Evaluate every system on the same items; write ``results.jsonl`` and ``summary.json``; return the summary.
 
     The system named ``pipeline`` provides the top-level metrics, every other system is a baseline. Items whose
     gold statements all fail to execute are dropped for every system and listed under ``gold_errors``.
+    ``distinct=False`` compares rows as multisets (duplicates count) instead of defog's row sets.
     """
     settings = get_nl2sql_settings()
     timeout_s = timeout_s if timeout_s is not None else settings.eval_timeout_s
@@ -270,9 +274,8 @@ def run(
 
         def one(item: EvalItem, name: str = name, generate: Generator = generate, done=done) -> dict:
             db = dbs[item.db_name]
-            row = evaluate_item(
-                name, generate, item, db, metas[item.db_name], usable[item.id], timeout_s=timeout_s, max_rows=max_rows
-            )
+            limits = {"timeout_s": timeout_s, "max_rows": max_rows, "distinct": distinct}
+            row = evaluate_item(name, generate, item, db, metas[item.db_name], usable[item.id], **limits)
             if (k := next(done)) % 10 == 0:
                 log.info("%s: %d/%d items", name, k, len(scored))
             return row
@@ -292,6 +295,7 @@ def run(
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     summary = build_summary(per_system, wall, gold_errors, items, time.perf_counter() - started)
+    summary["config"] = {"row_semantics": "set" if distinct else "bag", "timeout_s": timeout_s, "max_rows": max_rows}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -346,6 +350,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--db", action="append", default=None, help="only these databases (repeatable)")
     p.add_argument("--category", action="append", default=None, help="only these query categories (repeatable)")
     p.add_argument("--concurrency", type=int, default=1, help="items in flight per system (the local model batches)")
+    p.add_argument("--bag", action="store_true", help="duplicate rows count (Spider) instead of defog's row sets")
     p.add_argument("--no-warmup", action="store_true", help="time the first item too (model loading included)")
     p.add_argument("--require-beats-naive", action="store_true", help="exit 1 unless pipeline accuracy > naive")
     p.add_argument("--baseline", type=Path, default=None, help="gate summary.json against this baseline file")
@@ -380,7 +385,8 @@ def main(argv: list[str] | None = None, *, systems: Mapping[str, Generator] | No
             print(f"error: {exc}", file=sys.stderr)
             return 2
     warmup = not args.no_warmup
-    summary = run(items, args.db_dir, args.metadata_dir, systems, args.out, concurrency=args.concurrency, warmup=warmup)
+    options = {"concurrency": args.concurrency, "warmup": warmup, "distinct": not args.bag}
+    summary = run(items, args.db_dir, args.metadata_dir, systems, args.out, **options)
     print(json.dumps({k: summary[k] for k in (*METRIC_KEYS, "baselines") if k in summary}, indent=2))
     return _gate(summary, args)
 

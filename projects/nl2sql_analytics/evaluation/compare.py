@@ -5,11 +5,13 @@ The issue's definition, made precise:
 - **Column names are ignored**; columns are matched by their values. **Extra columns are allowed** only if
   every gold column is present: each gold column must map to a *distinct* generated column so that the
   generated rows projected onto those columns equal the gold rows (defog sql-eval's subset semantics).
-  The mapping is found by backtracking over candidate columns whose value multisets equal the gold column's.
-- **Rows are a multiset** (duplicates count; a missing ``DISTINCT`` is a different answer). Row order is
-  ignored unless the gold query's outermost statement has an ORDER BY (read from the sqlglot AST, so an
-  ORDER BY inside a sub-query or a string does not count). When every ORDER BY key of the gold is one of
-  its output columns, the generated rows must be the same multiset *and* carry the same key sequence, so
+  The mapping is found by backtracking over candidate columns whose values equal the gold column's.
+- **Rows are a set by default**: repeated rows are dropped from both results (after projecting the generated
+  rows onto the matched columns) before comparing, as defog sql-eval's ``drop_duplicates`` does, so a missing
+  ``DISTINCT`` is not an error. ``distinct=False`` compares multisets instead (Spider's stricter definition).
+  Row order is ignored unless the gold query's outermost statement has an ORDER BY (read from the sqlglot
+  AST, so an ORDER BY inside a sub-query or a string does not count). When every ORDER BY key of the gold is
+  one of its output columns, the generated rows must be the same rows *and* carry the same key sequence, so
   rows that tie on the keys may come in any order (SQLite does not define the order of ties). When a key
   is not an output column the full row sequence must match.
 - **Values are normalised**: integers compare exactly; any comparison involving a non-integral float uses
@@ -172,6 +174,10 @@ def _sort_key(v: Any) -> tuple[int, Any]:
     return (3, v)
 
 
+def _unique(values: Sequence[Any]) -> list[Any]:
+    return sorted(set(values), key=_sort_key)
+
+
 def _rows_key(row: Sequence[Any]) -> tuple:
     return tuple(_sort_key(v) for v in row)
 
@@ -197,6 +203,7 @@ def results_match(
     order: OrderSpec = UNORDERED,
     gold_width: int | None = None,
     gen_width: int | None = None,
+    distinct: bool = True,
 ) -> bool:
     """True when the generated result answers like the gold one (see the module docstring).
 
@@ -205,9 +212,11 @@ def results_match(
     """
     gold = [tuple(normalise_value(v) for v in r) for r in gold_rows]
     gen = [tuple(normalise_value(v) for v in r) for r in gen_rows]
+    if distinct:  # first occurrence kept, so an ordered result keeps its order
+        gold = list(dict.fromkeys(gold))
     gw = gold_width if gold_width is not None else (len(gold[0]) if gold else 0)
     nw = gen_width if gen_width is not None else (len(gen[0]) if gen else 0)
-    if len(gold) != len(gen) or nw < gw:
+    if nw < gw or (len(gold) != len(gen) and not distinct) or (not gold) != (not gen):
         return False
     if not gold:
         return True
@@ -215,7 +224,9 @@ def results_match(
     gen_cols = [tuple(r[k] for r in gen) for k in range(nw)]
     strict = order.ordered and (order.key_columns is None or any(i >= gw for i in order.key_columns))
 
-    def column_fits(j: int, k: int) -> bool:
+    def column_fits(j: int, k: int) -> bool:  # a necessary condition; rows_fit decides
+        if distinct:  # value sets: duplicates are dropped only after projection
+            return _seq_equal([_unique(gold_cols[j])], [_unique(gen_cols[k])])
         if strict:
             return _seq_equal([gold_cols[j]], [gen_cols[k]])
         return _seq_equal([sorted(gold_cols[j], key=_sort_key)], [sorted(gen_cols[k], key=_sort_key)])
@@ -228,6 +239,8 @@ def results_match(
 
     def rows_fit(mapping: dict[int, int]) -> bool:
         projected = [tuple(r[mapping[j]] for j in range(gw)) for r in gen]
+        if distinct:
+            projected = list(dict.fromkeys(projected))
         if strict:
             return _seq_equal(gold, projected)
         if not _bag_equal(gold, projected):

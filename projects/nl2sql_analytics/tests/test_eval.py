@@ -30,6 +30,7 @@ from projects.nl2sql_analytics.evaluation.dataset import (
 from projects.nl2sql_analytics.evaluation.execute import run_query
 from projects.nl2sql_analytics.evaluation.naive import NaiveGenerator, build_messages, extract_sql, schema_dump
 from projects.nl2sql_analytics.evaluation.protocol import Generated
+from projects.nl2sql_analytics.settings import get_nl2sql_settings
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatRequest, ChatResult, StreamChunk, Usage
 
@@ -78,10 +79,15 @@ def test_each_gold_column_needs_a_distinct_generated_column():
     assert results_match(gold, [(1, "n", 1), (2, "n", 2)])
 
 
-def test_duplicate_rows_count():
-    assert not results_match([("a",), ("b",)], [("a",), ("a",), ("b",)])
-    assert not results_match([("a",), ("a",), ("b",)], [("a",), ("b",), ("b",)])
-    assert results_match([("a",), ("a",), ("b",)], [("a",), ("b",), ("a",)])
+def test_duplicate_rows_are_ignored_by_default_and_count_in_bag_mode():
+    assert results_match([("a",), ("b",)], [("a",), ("a",), ("b",)])  # defog: a missing DISTINCT is fine
+    assert not results_match([("a",), ("b",)], [("a",), ("a",), ("b",)], distinct=False)
+    assert not results_match([("a",), ("a",), ("b",)], [("a",), ("b",), ("b",)], distinct=False)
+    assert results_match([("a",), ("a",), ("b",)], [("a",), ("b",), ("a",)], distinct=False)
+    assert not results_match([("a",), ("b",)], [("a",), ("c",)])
+    # duplicates appear only after dropping an extra column; ordered gold keeps first occurrences in order
+    assert results_match([("a",), ("b",)], [("a", 1), ("a", 2), ("b", 3)], order=ORDERED)
+    assert not results_match([("b",), ("a",)], [("a", 1), ("b", 2), ("b", 3)], order=ORDERED)
 
 
 def test_float_tolerance_is_relative_and_ints_stay_exact():
@@ -398,6 +404,7 @@ def test_cli_end_to_end_writes_summary_and_rows_per_system(data_dir, tmp_path):
         "ties": 2,
     }
     assert summary["systems"] == ["pipeline", "naive"] and summary["gold_errors"] == []
+    assert summary["config"]["row_semantics"] == "set"
 
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [(r["system"], r["id"]) for r in rows] == [
@@ -441,7 +448,16 @@ def test_missing_pipeline_is_a_clear_error(monkeypatch, data_dir, tmp_path, caps
     assert "answer_for_eval" in capsys.readouterr().err
 
 
-def test_naive_baseline_with_the_real_local_model(data_dir, tmp_path):
+@pytest.fixture
+def short_answers(monkeypatch) -> Iterator[None]:
+    """A 64-token completion budget for the real-model test (a one-line query fits; keeps the test quick)."""
+    monkeypatch.setenv("NL2SQL__NAIVE_MAX_TOKENS", "64")
+    get_nl2sql_settings.cache_clear()
+    yield
+    get_nl2sql_settings.cache_clear()
+
+
+def test_naive_baseline_with_the_real_local_model(data_dir, tmp_path, short_answers):
     """Structure only: the default local model answers one question through the naive baseline."""
     out = tmp_path / "out"
     rc = nl_eval.main(_cli(data_dir, out, "--systems", "naive", "--limit", "1", "--no-warmup"))
