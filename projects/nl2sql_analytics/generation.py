@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from projects.nl2sql_analytics.evaluation.dataset import split_statements
 from projects.nl2sql_analytics.models import Attempt, Example
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatMessage, ChatRequest, Usage
@@ -26,7 +27,11 @@ SYSTEM_PROMPT = (
 )
 
 _FENCE = re.compile(r"```(?:sql|sqlite|postgresql|postgres)?\s*\n?(.*?)(?:```|$)", re.S | re.I)
-_START = re.compile(r"\b(WITH|SELECT)\b", re.I)
+# a CTE must look like one ("WITH name AS (") so that prose such as "With this query: SELECT ..." is skipped
+_START = re.compile(
+    r"\bWITH\s+(?:RECURSIVE\s+)?[\w\"`]+\s*(?:\([^)]*\)\s*)?AS\s*(?:NOT\s+)?(?:MATERIALIZED\s*)?\(|\bSELECT\b",
+    re.IGNORECASE,
+)
 _ASSUMPTION = re.compile(r"^\s*--\s*assumption\s*:\s*(.+?)\s*$", re.I | re.M)
 
 
@@ -39,7 +44,9 @@ class Generated:
 
 
 def extract_sql(reply: str) -> str:
-    """The statement inside a model reply: a fenced block, else from the first SELECT/WITH to the first ``;``."""
+    """The first statement in a model reply: a fenced block, else from the first SELECT/WITH; assumption
+    comments dropped. ``;`` inside string literals does not end it (sqlglot's tokenizer splits); an empty
+    string means the reply held no query."""
     text = reply.strip()
     fenced = _FENCE.search(text)
     if fenced and _START.search(fenced.group(1)):
@@ -49,8 +56,8 @@ def extract_sql(reply: str) -> str:
     match = _START.search(code)
     if not match:
         return ""
-    statement = code[match.start() :]
-    return statement.split(";")[0].strip() if ";" in statement else statement.strip()
+    statements = split_statements(code[match.start() :])
+    return statements[0] if statements else ""
 
 
 def extract_assumptions(reply: str) -> list[str]:

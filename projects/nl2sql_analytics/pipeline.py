@@ -273,7 +273,7 @@ class Nl2SqlPipeline:
         try:
             chart = auto_chart(df, question)
             answer.chart = Chart(kind=chart.spec.kind, reason=chart.spec.reason, vega_lite=chart.vega_lite)
-        except Exception as exc:  # noqa: BLE001 - presentation only
+        except Exception as exc:
             log.warning("chart failed: %s", exc)
         if insight and len(df):
             notify("insight", {})
@@ -283,7 +283,7 @@ class Nl2SqlPipeline:
                 answer.insight = InsightOut(
                     text=out.text, source=out.source, facts=[f.model_dump(mode="json") for f in out.facts]
                 )
-            except Exception as exc:  # noqa: BLE001 - presentation only
+            except Exception as exc:
                 log.warning("insight failed: %s", exc)
         answer.timings_ms["insight"] = _ms(t0)
 
