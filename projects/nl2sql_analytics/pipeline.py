@@ -45,7 +45,7 @@ from projects.nl2sql_analytics.models import (
 from projects.nl2sql_analytics.policies import PolicySet, apply_policies
 from projects.nl2sql_analytics.semantic import SemanticLayer
 from projects.nl2sql_analytics.settings import Nl2SqlSettings, get_nl2sql_settings
-from projects.nl2sql_analytics.validation import ValidatedQuery, validate
+from projects.nl2sql_analytics.validation import validate
 from shared.observability.tracing import span
 from shared.serving.base import ChatModel
 
@@ -175,10 +175,7 @@ class Nl2SqlPipeline:
                 )
                 return answer
 
-            validated = self._generate_valid(q, linked, examples, schema, conn, instructions, answer, notify)
-            if validated is None:
-                return answer
-            result = self._run(validated, conn, schema, user, answer, notify)
+            result = self._generate_and_run(q, linked, examples, schema, conn, user, instructions, answer, notify)
             if result is None:
                 return answer
             answer.status = "ok"
@@ -190,18 +187,20 @@ class Nl2SqlPipeline:
             self._present(q, answer, insight, notify)
         return answer
 
-    def _generate_valid(
+    def _generate_and_run(
         self,
         question: str,
         linked: LinkedSchema,
         examples: list[Example],
         schema: SchemaInfo,
         conn: Connection,
+        user: str | None,
         instructions: str,
         answer: Answer,
         notify: Callable[[str, dict[str, Any]], None],
-    ) -> ValidatedQuery | None:
-        """Generate, validate, and on a validation error feed it back — at most ``1 + max_retries`` calls."""
+    ) -> QueryResult | None:
+        """Generate → validate → police → execute. A validation or execution error is fed back to the model
+        (at most ``1 + max_retries`` generations); a policy denial or a timeout ends the question."""
         timings = answer.timings_ms
         for attempt_no in range(1 + self.settings.max_retries):
             t0 = time.perf_counter()
@@ -211,58 +210,45 @@ class Nl2SqlPipeline:
                 attempts=answer.attempts,
             )  # fmt: skip
             generated = generate_sql(self.chat, messages, max_tokens=self.settings.sql_max_tokens)
-            timings["generation"] = timings.get("generation", 0.0) + _ms(t0)
+            _add(timings, "generation", t0)
             for assumption in generated.assumptions:
                 if assumption not in answer.assumptions:
                     answer.assumptions.append(assumption)
+            attempt = Attempt(sql=generated.sql or generated.raw[:500])
+            answer.attempts.append(attempt)
             t0 = time.perf_counter()
             try:
                 validated = validate(generated.sql, schema, conn.dialect, row_limit=self.settings.row_limit)
+                policies = self.policies(conn.name)
+                policed = apply_policies(validated, policies, user, schema) if policies else validated
+            except PolicyDeniedError as exc:
+                attempt.error = _problem(exc)
+                answer.status, answer.error, answer.sql = "refused", attempt.error, generated.sql
+                return None
             except SqlSafetyError as exc:
-                answer.attempts.append(Attempt(sql=generated.sql or generated.raw[:500], error=_problem(exc)))
+                attempt.error = _problem(exc)
                 notify("validation", {"ok": False, "code": exc.code})
                 continue
             finally:
-                timings["validation"] = timings.get("validation", 0.0) + _ms(t0)
-            answer.attempts.append(Attempt(sql=generated.sql))
-            answer.sql = generated.sql
+                _add(timings, "validation", t0)
             notify("validation", {"ok": True})
-            return validated
+            answer.sql, answer.executed_sql = generated.sql, policed.sql
+            t0 = time.perf_counter()
+            notify("execution", {})
+            try:
+                return execute(conn, policed, self.settings)
+            except QueryTimeoutError as exc:
+                attempt.error = _problem(exc)
+                answer.status, answer.error = "failed", attempt.error
+                return None
+            except SqlSafetyError as exc:  # the database's own error (types, functions): fed back
+                attempt.error = _problem(exc)
+                notify("execution", {"ok": False, "code": exc.code})
+            finally:
+                _add(timings, "execution", t0)
         answer.status = "failed"
         answer.error = answer.attempts[-1].error if answer.attempts else None
         return None
-
-    def _run(
-        self,
-        validated: ValidatedQuery,
-        conn: Connection,
-        schema: SchemaInfo,
-        user: str | None,
-        answer: Answer,
-        notify: Callable[[str, dict[str, Any]], None],
-    ) -> QueryResult | None:
-        timings = answer.timings_ms
-        t0 = time.perf_counter()
-        notify("execution", {})
-        try:
-            policies = self.policies(conn.name)
-            policed = apply_policies(validated, policies, user, schema) if policies else validated
-            answer.executed_sql = policed.sql
-            result = execute(conn, policed, self.settings)
-        except PolicyDeniedError as exc:
-            answer.status, answer.error = "refused", _problem(exc)
-            return None
-        except QueryTimeoutError as exc:
-            answer.status, answer.error = "failed", _problem(exc)
-            return None
-        except SqlSafetyError as exc:  # a run-time error (type mismatch, division...): shown, retriable by the user
-            answer.status, answer.error = "failed", _problem(exc)
-            if answer.attempts:
-                answer.attempts[-1].error = answer.error
-            return None
-        finally:
-            timings["execution"] = _ms(t0)
-        return result
 
     def _present(
         self, question: str, answer: Answer, insight: bool, notify: Callable[[str, dict[str, Any]], None]
@@ -292,6 +278,10 @@ def _problem(exc: SqlSafetyError) -> ProblemDetail:
     return ProblemDetail(code=exc.code, message=exc.message, suggestion=exc.suggestion)
 
 
+def _add(timings: dict[str, float], stage: str, t0: float) -> None:
+    timings[stage] = round(timings.get(stage, 0.0) + (time.perf_counter() - t0) * 1000, 1)
+
+
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 1)
 
@@ -303,3 +293,72 @@ def _unique(columns: list[str]) -> list[str]:
         seen[c] = seen.get(c, 0) + 1
         out.append(c if seen[c] == 1 else f"{c}_{seen[c]}")
     return out
+
+
+# -- evaluation entry point (``python -m projects.nl2sql_analytics.eval``) ------------------------------------
+
+_EVAL: dict[str, Any] = {}
+
+
+def semantic_from_metadata(schema: SchemaInfo, metadata: dict[str, list[Any]] | None) -> SemanticLayer | None:
+    """The eval's column descriptions (defog metadata JSON) as a semantic layer, so linking and the prompt
+    see them exactly as they would see a user's hand-written layer."""
+    if not metadata:
+        return None
+    from projects.nl2sql_analytics.semantic import bootstrap
+
+    tables = {t.name: {c.name: c.type for c in t.columns} for t in schema.tables}
+    layer = bootstrap(tables, [], connection="eval", dialect=schema.dialect)
+    described = {(t.lower(), c.name.lower()): c.description for t, cols in metadata.items() for c in cols}
+    for table_name, table in layer.tables.items():
+        for column_name, column in table.columns.items():
+            text = described.get((table_name.lower(), column_name.lower()))
+            if text:
+                column.description = text
+    return layer
+
+
+def eval_pipeline(linker_factory: Callable[[], Linker] | None = None) -> Nl2SqlPipeline:
+    """One pipeline for a whole eval run: the real local model, the real linker on the embedded database."""
+    if "pipeline" not in _EVAL:
+        from shared.serving.factory import get_chat_model
+
+        if linker_factory is None:
+            from projects.nl2sql_analytics.linking import SchemaLinker
+            from shared.db import database_url
+            from shared.serving.factory import get_embedder
+
+            def linker_factory() -> Linker:
+                return SchemaLinker(database_url(), get_embedder())
+
+        _EVAL["connections"] = {}
+        _EVAL["layers"] = {}
+        _EVAL["pipeline"] = Nl2SqlPipeline(
+            get_chat_model(),
+            linker_factory(),
+            connections=lambda name: _EVAL["connections"][name],
+            semantic=lambda name: _EVAL["layers"].get(name),
+        )
+    return _EVAL["pipeline"]
+
+
+def answer_for_eval(item: Any, db_path: Any, metadata: Any) -> Any:
+    """``evaluation.protocol.Generator`` for the full pipeline: linking, few-shot (none on eval databases:
+    no verified pairs exist for them), generation with validation and bounded retries, execution."""
+    from projects.nl2sql_analytics.evaluation.protocol import Generated
+
+    pipeline = eval_pipeline()
+    name = item.db_name
+    if name not in _EVAL["connections"]:
+        conn = Connection(name=name, target=str(db_path))
+        _EVAL["connections"][name] = conn
+        _EVAL["layers"][name] = semantic_from_metadata(pipeline.schema(conn), metadata)
+    answer = pipeline.ask(item.question, name, insight=False, instructions=item.instructions or "")
+    detail = {
+        "status": answer.status,
+        "attempts": [a.model_dump() for a in answer.attempts],
+        "linked_tables": answer.linked.tables if answer.linked else [],
+    }
+    sql = answer.sql or (answer.attempts[-1].sql if answer.attempts else None)
+    error = None if answer.status == "ok" else (answer.error.code if answer.error else answer.status)
+    return Generated(sql=sql, error=error, stages_ms=answer.timings_ms, detail=detail)

@@ -46,6 +46,17 @@ class Nl2SqlSettings(BaseSettings):
     )
     insight_max_tokens: int = Field(default=100, ge=16, le=1024, description="LLM budget for the insight sentences")
 
+    # -- evaluation (projects/nl2sql_analytics/eval.py) ------------------------------------------------
+    eval_timeout_s: float = Field(
+        default=10.0, gt=0, description="wall-clock budget per statement when the eval executes gold/generated SQL"
+    )
+    eval_max_rows: int = Field(
+        default=100_000, ge=1, description="rows the eval fetches per statement; a larger result counts as an error"
+    )
+    naive_max_tokens: int = Field(
+        default=256, ge=16, le=4096, description="completion budget of the naive baseline's single LLM call"
+    )
+
     # -- pipeline: questions, generation, retries -------------------------------------------------------
     max_question_chars: int = Field(default=2000, ge=1, description="longer questions are refused (422)")
     max_retries: int = Field(default=2, ge=0, le=5, description="LLM retries after a validation error is fed back")
