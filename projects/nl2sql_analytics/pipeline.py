@@ -144,8 +144,8 @@ class Nl2SqlPipeline:
         q = check_question(question, self.settings)
         conn = self.connections(connection)
         notify = on_stage or (lambda _stage, _data: None)
-        timings: dict[str, float] = {}
-        answer = Answer(question=q, connection=conn.name, status="failed", dialect=conn.dialect, timings_ms=timings)
+        answer = Answer(question=q, connection=conn.name, status="failed", dialect=conn.dialect)
+        timings = answer.timings_ms
         if _WRITE_INTENT.search(q):
             answer.status = "refused"
             answer.error = ProblemDetail(
