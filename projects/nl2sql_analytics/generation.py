@@ -49,13 +49,14 @@ def extract_sql(reply: str) -> str:
     string means the reply held no query."""
     text = reply.strip()
     fenced = _FENCE.search(text)
-    if fenced and _START.search(fenced.group(1)):
+    if fenced and fenced.group(1).strip():
         text = fenced.group(1)
     text = text.split("[/SQL]")[0].replace("[SQL]", "")
     code = "\n".join(line for line in text.splitlines() if not _ASSUMPTION.match(line))
     match = _START.search(code)
-    if not match:
-        return ""
+    if not match:  # a fenced non-SELECT (DELETE ...) is returned as is, so validation names what it is
+        statements = split_statements(code) if fenced else []
+        return statements[0] if statements else ""
     statements = split_statements(code[match.start() :])
     return statements[0] if statements else ""
 
