@@ -161,7 +161,7 @@ class CsvExport(BaseModel):
 def clean_text(text: str) -> str:
     """NFC-normalised text without control characters or lone surrogates (PostgreSQL rejects NUL; a stray
     escape code or half a surrogate pair from a broken client must not reach the model or the database)."""
-    text = unicodedata.normalize("NFC", text.encode("utf-8", "replace").decode("utf-8"))
+    text = unicodedata.normalize("NFC", text.encode("utf-8", "ignore").decode("utf-8"))
     kept = (c for c in text if c in "\t\n" or unicodedata.category(c) not in ("Cc", "Cs"))
     return "".join(kept).strip()
 
