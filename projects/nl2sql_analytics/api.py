@@ -291,9 +291,7 @@ def create_router(
         responses=problem_responses(401, 404),
         summary="Tables, columns with types, keys and sample values",
     )
-    def get_schema(
-        name: str, user: Annotated[str, user_dep], refresh: Annotated[bool, Query()] = False
-    ) -> SchemaInfo:
+    def get_schema(name: str, user: Annotated[str, user_dep], refresh: Annotated[bool, Query()] = False) -> SchemaInfo:
         known(name)
         return get_service().schema(name, refresh=refresh)
 
@@ -440,10 +438,7 @@ def create_router(
         return ExampleOut(connection=body.connection, question=question, sql=saved)
 
     @router.get("/history", response_model=list[HistoryOut], summary="The caller's recent questions and SQL runs")
-    def history(
-        user: Annotated[str, user_dep], limit: Annotated[int, Query(ge=1, le=500)] = 50
-    ) -> list[HistoryOut]:
+    def history(user: Annotated[str, user_dep], limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[HistoryOut]:
         return get_service().history(user, limit)
 
     return router
-

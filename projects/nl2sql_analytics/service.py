@@ -324,12 +324,7 @@ class Nl2SqlService:
         connection = self.connection(name)
         cached = self._schemas.get(name)
         now = time.monotonic()
-        if (
-            not refresh
-            and cached
-            and cached[0] == connection.target
-            and now - cached[1] < self.settings.schema_cache_s
-        ):
+        if not refresh and cached and cached[0] == connection.target and now - cached[1] < self.settings.schema_cache_s:
             return cached[2]
         info = introspect(connection, self.settings)
         self._schemas[name] = (connection.target, now, info)
@@ -479,7 +474,9 @@ class Nl2SqlService:
         Raises :class:`SqlSafetyError` (validation, policy, timeout, execution) after recording the refusal.
         """
         try:
-            checked, executed, result, validation_ms = self._safe_execute(user, connection, sql, self.settings.row_limit)
+            checked, executed, result, validation_ms = self._safe_execute(
+                user, connection, sql, self.settings.row_limit
+            )
         except SqlSafetyError as exc:
             if record:
                 self._record_refusal(user, connection, question, sql, exc)

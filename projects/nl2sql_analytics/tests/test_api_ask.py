@@ -9,16 +9,7 @@ from fastapi.testclient import TestClient
 
 from projects.nl2sql_analytics.models import Answer
 
-from .api_support import (  # noqa: F401  (fixtures)
-    CannedPipeline,
-    RecordingExamples,
-    client,
-    demo_sqlite,
-    headers,
-    nl_settings,
-    pipeline,
-    service,
-)
+from .api_support import CannedPipeline, RecordingExamples, headers
 
 
 def _ask(client: TestClient, question: str, connection: str = "demo", user: str = "dana"):
@@ -50,7 +41,12 @@ def test_bad_questions_are_422_and_never_reach_the_pipeline(
         stream = client.post("/analytics/ask/stream", json={"question": question}, headers=headers())
         assert stream.status_code == 422
     assert _ask(client, "how many orders?", connection="nope").status_code == 404
-    assert client.post("/analytics/ask/stream", json={"question": "hi", "connection": "nope"}, headers=headers()).status_code == 404
+    assert (
+        client.post(
+            "/analytics/ask/stream", json={"question": "hi", "connection": "nope"}, headers=headers()
+        ).status_code
+        == 404
+    )
     assert client.post("/analytics/ask", json={"question": "hi"}).status_code == 401
     assert pipeline.calls == []
     with psycopg.connect(database_url) as conn:

@@ -10,14 +10,7 @@ from fastapi.testclient import TestClient
 from projects.nl2sql_analytics.settings import PROJECT_DIR, Nl2SqlSettings
 from projects.nl2sql_analytics.workspace import edited_semantic_path
 
-from .api_support import (  # noqa: F401  (fixtures)
-    client,
-    demo_sqlite,
-    headers,
-    nl_settings,
-    pipeline,
-    service,
-)
+from .api_support import headers
 
 SHIPPED = (PROJECT_DIR / "semantic" / "demo.yaml").read_text(encoding="utf-8")
 
@@ -31,7 +24,9 @@ def test_semantic_layer_with_a_bad_column_is_refused_and_nothing_is_written(
 ) -> None:
     got = client.get("/analytics/connections/demo/semantic", headers=headers()).json()
     assert got["source"] == "shipped" and got["yaml"] == SHIPPED
-    bad = SHIPPED.replace("sql: SUM(order_items.unit_price * order_items.quantity)\n", "sql: SUM(order_items.price)\n", 1)
+    bad = SHIPPED.replace(
+        "sql: SUM(order_items.unit_price * order_items.quantity)\n", "sql: SUM(order_items.price)\n", 1
+    )
     assert bad != SHIPPED
     resp = _put(client, bad)
     assert resp.status_code == 422 and resp.headers["content-type"].startswith("application/problem+json")
@@ -69,7 +64,10 @@ def test_register_connections_only_if_they_open_read_only(
     for target, message in cases.items():
         resp = client.post("/analytics/connections", json={"name": "x", "target": target}, headers=headers())
         assert resp.status_code == 422 and message in resp.json()["detail"], (target, resp.text)
-    assert client.post("/analytics/connections", json={"name": "Bad Name", "target": "x"}, headers=headers()).status_code == 422
+    assert (
+        client.post("/analytics/connections", json={"name": "Bad Name", "target": "x"}, headers=headers()).status_code
+        == 422
+    )
 
     ok = client.post("/analytics/connections", json={"name": "pg", "target": database_url}, headers=headers())
     assert ok.status_code == 201 and ok.json()["dialect"] == "postgres"

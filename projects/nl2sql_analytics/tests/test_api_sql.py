@@ -8,16 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from .api_support import (  # noqa: F401  (fixtures)
-    NORTH_AMERICA,
-    client,
-    demo_sqlite,
-    headers,
-    nl_settings,
-    pipeline,
-    query,
-    service,
-)
+from .api_support import NORTH_AMERICA, headers, query
 
 REGION_OF_ORDERS = (
     "SELECT DISTINCT c.region_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id ORDER BY 1"

@@ -9,16 +9,7 @@ from pathlib import Path
 import psycopg
 from fastapi.testclient import TestClient
 
-from .api_support import (  # noqa: F401  (fixtures)
-    NORTH_AMERICA,
-    client,
-    demo_sqlite,
-    headers,
-    nl_settings,
-    pipeline,
-    query,
-    service,
-)
+from .api_support import NORTH_AMERICA, headers, query
 
 BY_REGION = (
     "SELECT c.region_id, COUNT(*) AS orders FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
@@ -90,4 +81,9 @@ def test_csv_export_refuses_writes_and_neutralises_formulas(client: TestClient) 
         "/analytics/export.csv", params={"sql": "SELECT '=HYPERLINK(1)' AS f, -3 AS n"}, headers=headers()
     )
     assert _csv(formula)[1] == ["'=HYPERLINK(1)", "-3"]  # text formulas defused, numbers untouched
-    assert client.get("/analytics/export.csv", params={"sql": "SELECT 1", "connection": "x"}, headers=headers()).status_code == 404
+    assert (
+        client.get(
+            "/analytics/export.csv", params={"sql": "SELECT 1", "connection": "x"}, headers=headers()
+        ).status_code
+        == 404
+    )
