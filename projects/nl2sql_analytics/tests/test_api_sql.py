@@ -114,3 +114,10 @@ def test_bad_requests(client: TestClient, nl_settings) -> None:
     assert _sql(client, "SELECT 1 " + "x" * nl_settings.max_sql_chars).status_code == 422
     assert _sql(client, "SELECT 1", connection="nope").status_code == 404
     assert client.post("/analytics/sql", json={"sql": "SELECT 1"}).status_code == 401  # no X-User-Id
+
+
+def test_a_slow_cartesian_join_times_out_with_a_clear_message(client: TestClient, service) -> None:
+    service.settings = service.settings.model_copy(update={"statement_timeout_ms": 200})
+    resp = _sql(client, "SELECT COUNT(*) FROM order_items a, order_items b, order_items c")
+    assert resp.status_code == 504 and resp.json()["errors"][0]["code"] == "TIMEOUT"
+    assert "200 ms" in resp.json()["detail"] and "join" in resp.json()["detail"]
