@@ -84,14 +84,18 @@ def _condition(rule: Rule, alias: str, dialect: str) -> exp.Expression:
     return condition
 
 
-def _filtered(table: exp.Table, rule: Rule, index: int, dialect: str) -> tuple[exp.Subquery, exp.Table]:
+def _filtered(table: exp.Table, rule: Rule, index: int, dialect: str) -> tuple[exp.Subquery, list[exp.Table]]:
+    """The filtered subquery, and the table nodes it introduced (the base table and any the rule's own
+    subqueries read, e.g. ``customer_id IN (SELECT customer_id FROM customers WHERE region_id = 1)``): these
+    are the policy author's trusted reads, not the user's, so they are neither filtered again nor denied."""
     alias = _RLS_ALIAS.format(index)
     inner = exp.Table(this=copy.deepcopy(table.this), alias=exp.TableAlias(this=exp.to_identifier(alias)))
-    select = exp.select("*").from_(inner, copy=False).where(_condition(rule, alias, dialect), copy=False)
+    condition = _condition(rule, alias, dialect)
+    select = exp.select("*").from_(inner, copy=False).where(condition, copy=False)
     select.set("offset", exp.Offset(expression=exp.Literal.number(0)))
     outer_alias = table.args.get("alias")
     alias_node = copy.deepcopy(outer_alias) if outer_alias else exp.TableAlias(this=copy.deepcopy(table.this))
-    return exp.Subquery(this=select, alias=alias_node), inner
+    return exp.Subquery(this=select, alias=alias_node), [inner, *condition.find_all(exp.Table)]
 
 
 def apply_policies(
@@ -114,9 +118,9 @@ def apply_policies(
         if rule == UNRESTRICTED:
             wrapped.add(id(table))
             continue
-        subquery, inner = _filtered(table, rule, index, validated.dialect)
+        subquery, trusted = _filtered(table, rule, index, validated.dialect)
         table.replace(subquery)
-        wrapped.add(id(inner))
+        wrapped.update(id(t) for t in trusted)
     _assert_all_filtered(ast, governed, wrapped)
     return ValidatedQuery(
         ast=ast,

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.settings import REPO_ROOT
+
 PROJECT_DIR = Path(__file__).resolve().parent
 
 
@@ -45,6 +47,24 @@ class Nl2SqlSettings(BaseSettings):
         default=3.5, gt=0, description="robust z-score (median/MAD) beyond which a value is an outlier"
     )
     insight_max_tokens: int = Field(default=100, ge=16, le=1024, description="LLM budget for the insight sentences")
+    # -- service, API and dashboard (connections, tiles, history, export) ----------------
+    data_dir: Path = Field(
+        default=REPO_ROOT / "var" / "nl2sql",
+        description="writable workspace: the demo SQLite file and semantic layers edited in the UI",
+    )
+    policies_dir: Path = Field(
+        default=PROJECT_DIR / "policies", description="row-level security per connection: <connection>.yaml"
+    )
+    sqlite_roots: list[Path] = Field(
+        default_factory=list,
+        description="folders SQLite files may be registered from (data_dir always allowed): no reading arbitrary files",
+    )
+    max_question_chars: int = Field(default=2000, ge=10, description="longer questions are refused (422)")
+    max_sql_chars: int = Field(default=20_000, ge=100, description="longer hand-written SQL is refused (422)")
+    export_row_limit: int = Field(default=100_000, ge=1, description="rows a CSV export may hold; more are cut")
+    schema_cache_s: float = Field(default=300.0, ge=0, description="introspected schemas are reused this long")
+    connect_timeout_s: int = Field(default=5, ge=1, description="a PostgreSQL connection being registered must open")
+    max_tiles_per_user: int = Field(default=50, ge=1, description="dashboard size limit per user")
 
     # -- evaluation (projects/nl2sql_analytics/eval.py) ------------------------------------------------
     eval_timeout_s: float = Field(

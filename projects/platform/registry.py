@@ -114,6 +114,7 @@ PROJECTS: tuple[Project, ...] = (
         "NL-to-SQL analytics",
         "Answers business questions by writing, validating and running read-only SQL.",
         "/analytics",
+        status="alpha",
     ),
     Project(
         "content_moderation",

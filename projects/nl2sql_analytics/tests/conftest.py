@@ -91,3 +91,13 @@ def db(request: pytest.FixtureRequest) -> Connection:
 def settings() -> Nl2SqlSettings:
     """Short timeouts so the timeout tests stay fast."""
     return Nl2SqlSettings(row_limit=1000, statement_timeout_ms=700, sample_values=3)
+
+
+# -- service, API and UI tests: their fixtures live in api_support.py -------------------------------------
+from projects.nl2sql_analytics.tests.api_support import (  # noqa: E402
+    client,  # noqa: F401
+    demo_sqlite,  # noqa: F401
+    nl_settings,  # noqa: F401
+    pipeline,  # noqa: F401
+    service,  # noqa: F401
+)
