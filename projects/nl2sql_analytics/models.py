@@ -7,9 +7,24 @@ is cannot trust it — the top complaint about NL-to-SQL tools.
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
+
+
+def json_value(value: Any) -> Any:
+    """A database cell as JSON (PostgreSQL gives Decimal, date, datetime, bytes): the one conversion the
+    pipeline, the SQL editor, tiles and CSV export share."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return value
+
 
 AnswerStatus = Literal["ok", "clarify", "refused", "failed"]
 

@@ -17,8 +17,6 @@ saying so is clearer than a validation error about a DELETE the user never saw.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import logging
 import re
 import time
@@ -41,6 +39,7 @@ from projects.nl2sql_analytics.models import (
     InsightOut,
     LinkedSchema,
     ProblemDetail,
+    json_value,
 )
 from projects.nl2sql_analytics.policies import PolicySet, apply_policies
 from projects.nl2sql_analytics.semantic import SemanticLayer
@@ -79,17 +78,6 @@ def check_question(question: str, settings: Nl2SqlSettings) -> str:
     if len(q) > settings.max_question_chars:
         raise QuestionError(f"the question has {len(q)} characters; the limit is {settings.max_question_chars}")
     return q
-
-
-def json_value(value: Any) -> Any:
-    """Database values as JSON: Decimals to float, dates to ISO strings, bytes to a marker."""
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, dt.date | dt.datetime | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return f"<{len(bytes(value))} bytes>"
-    return value
 
 
 class Nl2SqlPipeline:

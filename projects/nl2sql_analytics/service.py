@@ -21,7 +21,6 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -38,7 +37,7 @@ from projects.nl2sql_analytics.connections import Connection, SchemaInfo, intros
 from projects.nl2sql_analytics.errors import SqlSafetyError, SqlValidationError
 from projects.nl2sql_analytics.executor import QueryResult, execute
 from projects.nl2sql_analytics.insights import compute_facts, template_insight
-from projects.nl2sql_analytics.models import Answer, AskPipeline, Chart, InsightOut, ProblemDetail
+from projects.nl2sql_analytics.models import Answer, AskPipeline, Chart, InsightOut, ProblemDetail, json_value
 from projects.nl2sql_analytics.policies import PolicySet, apply_policies
 from projects.nl2sql_analytics.schema import ensure_schema
 from projects.nl2sql_analytics.settings import Nl2SqlSettings, get_nl2sql_settings
@@ -171,20 +170,9 @@ def redact(target: str) -> str:
     return _PASSWORD_KV.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", target))
 
 
-def jsonable(value: Any) -> Any:
-    """Cell values as JSON-friendly Python (PostgreSQL gives Decimal, date, datetime, bytes)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    return value
-
-
 def _csv_cell(value: Any) -> Any:
     """Spreadsheet formula injection guard: a text cell starting with = + - @ is prefixed with a quote."""
-    value = jsonable(value)
+    value = json_value(value)
     if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
         return "'" + value
     return value
@@ -489,7 +477,7 @@ class Nl2SqlService:
     def _answer(
         self, connection: str, question: str, sql: str, executed: str, result: QueryResult, validation_ms: float
     ) -> Answer:
-        rows = [[jsonable(v) for v in row] for row in result.rows]
+        rows = [[json_value(v) for v in row] for row in result.rows]
         df = pd.DataFrame(rows, columns=result.columns)
         chart = auto_chart(df, question)
         facts = compute_facts(df) if len(df.columns) else []

@@ -78,7 +78,6 @@ class Nl2SqlSettings(BaseSettings):
     )
 
     # -- pipeline: questions, generation, retries -------------------------------------------------------
-    max_question_chars: int = Field(default=2000, ge=1, description="longer questions are refused (422)")
     max_retries: int = Field(default=2, ge=0, le=5, description="LLM retries after a validation error is fed back")
     sql_max_tokens: int = Field(default=320, ge=32, le=4096, description="completion budget of one SQL generation")
     few_shot_k: int = Field(default=3, ge=0, le=10, description="verified examples put in the prompt")
