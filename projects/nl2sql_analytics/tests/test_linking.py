@@ -196,18 +196,20 @@ def test_scale_120_tables_keeps_the_gold_tables_within_budget(linker, demo, laye
     assert len(schema.tables) >= 120
     report = linker.index("big", schema, layer, source=None)
     assert report.documents > 1000
-    found = total = 0
+    found = total = extra = 0
     for question, gold in SCALE_QUESTIONS:
         linked = linker.link("big", question, schema, layer)
         assert len(linked.prompt) <= linker.settings.link_max_chars, question
         assert len(linked.tables) <= linker.settings.link_max_tables + linker.settings.link_max_join_tables
         found += len(gold & set(linked.tables))
         total += len(gold)
+        extra += len(set(linked.tables) - gold)
         print(f"{question!r}: {linked.tables} missing={sorted(gold - set(linked.tables))}")
-    recall = found / total
+    recall, extra_per_question = found / total, extra / len(SCALE_QUESTIONS)
     record_property("gold_table_recall", recall)
-    print(f"gold table recall on {len(SCALE_QUESTIONS)} questions over {len(schema.tables)} tables: {recall:.3f}")
+    print(f"{len(SCALE_QUESTIONS)} questions, {len(schema.tables)} tables: gold recall {recall:.3f}, "
+          f"{extra_per_question:.2f} extra tables per question")  # fmt: skip
     assert recall >= 0.95
-    linked = linker.link("big", "revenue by region per month", schema, layer)
-    assert {"order_items", "orders", "customers", "regions"} <= set(linked.tables)
-    assert not any(t.startswith(tuple(_DOMAINS)) for t in linked.tables)
+    assert extra_per_question <= 1.0
+    linked = linker.link("big", "turnover of clients", schema, layer)
+    assert set(linked.tables) == {"customers", "orders", "order_items"}
