@@ -203,7 +203,10 @@ def collect_values(
     text_columns = [(t, c) for t in schema.tables for c in t.columns if _is_text(c.type) and not c.primary_key]
     if source is not None:
         probe = settings.model_copy(
-            update={"sample_values": settings.link_value_max_distinct + 1, "sample_scan_rows": settings.link_value_scan_rows}
+            update={
+                "sample_values": settings.link_value_max_distinct + 1,
+                "sample_scan_rows": settings.link_value_scan_rows,
+            }
         )
         with open_readonly(source, statement_timeout_ms=settings.statement_timeout_ms) as conn:
             for table, col in text_columns:
@@ -487,7 +490,9 @@ class SchemaLinker:
         while True:
             for max_cols, desc_chars, samples in levels:
                 kept_joins = [j for j in joins if j[0] in current and j[1] in current]
-                kept_metrics = [m for m in metrics if all(t in current for t in layer.metrics[m].tables)] if layer else []
+                kept_metrics = (
+                    [m for m in metrics if all(t in current for t in layer.metrics[m].tables)] if layer else []
+                )
                 prompt, columns = _prompt(
                     current, kept_joins, sig, schema, layer, kept_metrics, values, max_cols, desc_chars, samples
                 )
