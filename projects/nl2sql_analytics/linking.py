@@ -70,12 +70,13 @@ STATEMENTS = (
 )
 
 # Words that carry no schema meaning; value matching on them would only add noise.
-_STOP = frozenset(
-    "a an the of in on at by for per to from with and or not no is are was were be been what which who whom whose "
-    "how many much show list give me my our their all each every total top than then over under between during "
-    "last this that these those year years month months week weeks day days quarter quarters did do does have has "
-    "had get find count number average sum most least more less by vs versus".split()
-)
+_STOP_WORDS = """
+a an the of in on at by for per to from with and or not no is are was were be been what which who whom whose
+how many much show list give me my our their all each every total top than then over under between during
+last this that these those year years month months week weeks day days quarter quarters did do does have has
+had get find count number average sum most least more less vs versus
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 _MIN_HIT = 0.45  # search hits scoring below this fraction of the best one are noise, not evidence
 _NUMERIC = re.compile(r"^[\d\s\-:./+,%]+$")
 
@@ -317,8 +318,9 @@ class SchemaLinker:
                     )
                 conn.execute(
                     "INSERT INTO nl2sql_link_index (collection, content_hash, documents, n_values) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (collection) DO UPDATE SET content_hash = EXCLUDED.content_hash, "
-                    "documents = EXCLUDED.documents, n_values = EXCLUDED.n_values, indexed_at = now()",
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (collection) DO UPDATE SET "
+                    "content_hash = EXCLUDED.content_hash, documents = EXCLUDED.documents, "
+                    "n_values = EXCLUDED.n_values, indexed_at = now()",
                     (coll, fingerprint, len(docs), len(values)),
                 )
         return IndexReport(

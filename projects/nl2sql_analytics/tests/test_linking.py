@@ -3,8 +3,6 @@ the real embedded PostgreSQL (pgvector + pg_trgm)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from projects.nl2sql_analytics.connections import (
@@ -132,8 +130,8 @@ def test_an_empty_question_links_nothing(linker, demo, layer) -> None:
 
 # -- scale: the demo tables hidden among 114 plausible distractors ------------------------------------------------
 _DOMAINS = {
-    "hr": ["employees", "departments", "payroll_runs", "salaries", "leave_requests", "job_titles", "performance_reviews",
-           "benefits", "timesheets", "recruiting_candidates", "interviews", "trainings"],
+    "hr": ["employees", "departments", "payroll_runs", "salaries", "leave_requests", "job_titles",
+           "performance_reviews", "benefits", "timesheets", "recruiting_candidates", "interviews", "trainings"],
     "inventory": ["bins", "warehouses", "stock_levels", "stock_movements", "suppliers", "purchase_orders",
                   "purchase_order_lines", "receipts", "cycle_counts", "reorder_rules", "locations", "lots"],
     "marketing": ["campaigns", "campaign_channels", "ad_spend", "email_sends", "email_opens", "landing_pages",
@@ -190,7 +188,7 @@ SCALE_QUESTIONS = [
 
 
 def test_scale_120_tables_keeps_the_gold_tables_within_budget(linker, demo, layer, record_property) -> None:
-    connection, demo_schema = demo
+    _, demo_schema = demo
     schema = demo_schema.model_copy(deep=True)
     schema.tables += distractor_tables()
     assert len(schema.tables) >= 120
