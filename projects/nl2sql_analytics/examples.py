@@ -15,7 +15,6 @@ import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import yaml
 from pydantic import BaseModel, Field
 
@@ -155,7 +154,7 @@ class ExampleStore:
 
     def list(self, connection: str) -> list[SavedExample]:
         """Every stored pair of ``connection``, most recently saved first."""
-        with psycopg.connect(self.url) as conn:
+        with self.store.connect() as conn:
             rows = conn.execute(
                 "SELECT id, title, metadata FROM documents WHERE collection = %s "
                 "ORDER BY metadata->>'saved_at' DESC, id",

@@ -287,7 +287,7 @@ class SchemaLinker:
             fingerprint = hashlib.sha256(
                 json.dumps([self.embedder.model, [(d.source_uri, d.text) for d in docs], values]).encode()
             ).hexdigest()
-            with psycopg.connect(self.url) as conn:
+            with self.store.connect() as conn:
                 row = conn.execute(
                     "SELECT content_hash FROM nl2sql_link_index WHERE collection = %s", (coll,)
                 ).fetchone()
@@ -305,7 +305,7 @@ class SchemaLinker:
                 raise errors[0]
             changed = sum(1 for r in results if not isinstance(r, Exception) and r.changed)
             keep = [d.id for d in docs]
-            with psycopg.connect(self.url) as conn, conn.transaction():
+            with self.store.connect() as conn, conn.transaction():
                 deleted = conn.execute(
                     "DELETE FROM documents WHERE collection = %s AND NOT (id = ANY(%s))", (coll, keep)
                 ).rowcount
@@ -331,7 +331,7 @@ class SchemaLinker:
         """Forget a connection's index (documents, values, fingerprint)."""
         coll = collection_name(connection_name)
         self.store.delete_collection(coll)
-        with psycopg.connect(self.url) as conn:
+        with self.store.connect() as conn:
             conn.execute("DELETE FROM nl2sql_values WHERE collection = %s", (coll,))
             conn.execute("DELETE FROM nl2sql_link_index WHERE collection = %s", (coll,))
 
@@ -446,7 +446,7 @@ class SchemaLinker:
             "tokens": tokens,
             "min": self.settings.link_value_min_similarity,
         }
-        with psycopg.connect(self.url) as conn:
+        with self.store.connect() as conn:
             rows = conn.execute(query, params).fetchall()
         if not rows:
             return
