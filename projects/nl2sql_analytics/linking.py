@@ -424,21 +424,21 @@ class SchemaLinker:
                         sig.score[canon[t.lower()]] += 0.5 * rel
 
     def _value_signals(self, connection_name: str, question: str, sig: _Signals) -> None:
-        """Stored values found in the question: whole phrases by trigram similarity, single words exactly."""
+        """Stored values found in the question: whole phrases by trigram similarity, single words exactly.
+
+        A phrase match ('credit card' → 'credit_card') is strong evidence and makes its table explicit; a single
+        shared word ('card' → 'gift_card') counts only for words no phrase match already explains.
+        """
         tokens = _content_tokens(question)
         if not tokens:
             return
         query = """
-            SELECT table_name, column_name, value,
-                   GREATEST(strict_word_similarity(norm, %(q)s),
-                            0.9 * cardinality(ARRAY(SELECT unnest(string_to_array(norm, ' '))
-                                                    INTERSECT SELECT unnest(%(tokens)s::text[])))::float
-                                / GREATEST(cardinality(string_to_array(norm, ' ')), 1)) AS score
+            SELECT table_name, column_name, value, norm, strict_word_similarity(norm, %(q)s) AS sim
             FROM nl2sql_values
             WHERE collection = %(c)s
               AND (strict_word_similarity(norm, %(q)s) >= %(min)s OR string_to_array(norm, ' ') && %(tokens)s::text[])
-            ORDER BY score DESC, table_name, column_name, value
-            LIMIT 12
+            ORDER BY sim DESC, table_name, column_name, value
+            LIMIT 50
         """
         params = {
             "c": collection_name(connection_name),
@@ -448,18 +448,26 @@ class SchemaLinker:
         }
         with self.store.connect() as conn:
             rows = conn.execute(query, params).fetchall()
-        if not rows:
-            return
-        top = rows[0][3]
-        rows = [r for r in rows if r[3] >= 0.5 * top]
+        phrase = [r for r in rows if r[4] >= self.settings.link_value_min_similarity]
+        covered = {w for r in phrase for w in r[3].split()}
+        token_set = set(tokens)
+        matches: list[tuple[str, str, str, float, bool]] = [(t, c, v, float(sim), True) for t, c, v, _, sim in phrase]
+        for table, column, value, norm, _sim in rows:
+            words = norm.split()
+            fresh = (set(words) & token_set) - covered
+            if fresh and not any(m[:3] == (table, column, value) for m in matches):
+                matches.append((table, column, value, 0.9 * len(fresh) / len(words), False))
+        matches = sorted(matches, key=lambda m: -m[3])[:12]
         by_value: dict[str, set[str]] = defaultdict(set)
-        for table, _column, value, _score in rows:
+        for table, _column, value, _score, _ in matches:
             by_value[normalise(value)].add(table)
-        for table, column, value, score in rows:
+        for table, column, value, score, is_phrase in matches:
             sig.values.append((table, column, value))
             sig.columns[table].add(column)
             # The same value in several tables (a 'completed' order and payment status) is weaker evidence for each.
-            sig.score[table] += float(score) / len(by_value[normalise(value)])
+            sig.score[table] += score / len(by_value[normalise(value)])
+            if is_phrase and len(by_value[normalise(value)]) == 1:
+                sig.explicit.add(table)
 
     def _pick(self, sig: _Signals, k_tables: int) -> list[str]:
         ranked = sorted(sig.score, key=lambda t: (-sig.score[t], t))
@@ -711,7 +719,7 @@ def _prompt(
             notes = []
             cinfo = tinfo.columns.get(col.name) if tinfo else None
             if cinfo and cinfo.description and desc_chars:
-                notes.append(_cut(cinfo.description, desc_chars))
+                notes.append(_cut(cinfo.description, desc_chars).rstrip("."))
             declared = cinfo.values if cinfo and cinfo.values else []
             if declared:
                 notes.append("values: " + ", ".join(f"'{v}'" for v in declared[:10]))

@@ -5,6 +5,7 @@
 ``SchemaLinker.link`` end to end (question embedding by the real local embedder, hybrid search, value matching,
 join completion, prompt rendering) on the scale test's questions (``tests/test_linking.py``), each asked
 ``--repeats`` times after one warm-up pass; indexing time (embedding every schema document) is reported beside.
+The last run drops the semantic layer (no descriptions, synonyms or metrics): what linking does on a raw schema.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def main() -> None:
             "machine": platform.platform(),
             "demo": measure(linker, "demo", demo, layer, args.repeats),
             "scale": measure(linker, "big", big, layer, args.repeats),
+            "scale_without_semantic_layer": measure(linker, "big-raw", big, None, args.repeats),
         }
     finally:
         close_pools()

@@ -76,6 +76,11 @@ def test_payments_by_card_matches_the_stored_method_value(linker, demo, layer) -
     card = linker.link("demo", "payments by card", schema, layer)
     assert "payments.method = 'credit_card'" in card.values
     assert all("card" in normalise(v) for v in card.values)
+    # two literal values, four tables apart: the join chain between them comes along; a phrase match ('credit card')
+    # is not diluted by the partial one ('gift card')
+    both = linker.link("demo", "payments by credit card in Western Europe", schema, layer)
+    assert set(both.values) == {"payments.method = 'credit_card'", "regions.name = 'Western Europe'"}
+    assert {"payments", "orders", "customers", "regions"} <= set(both.tables)
 
 
 def test_value_matching_finds_a_city_without_any_semantic_layer(linker, demo) -> None:
@@ -178,6 +183,7 @@ SCALE_QUESTIONS = [
     ("revenue by region per month", {"order_items", "orders", "customers", "regions"}),
     ("total payments by credit card last year", {"payments"}),
     ("turnover of clients", {"customers", "orders", "order_items"}),
+    ("payments by credit card in Western Europe", {"payments", "orders", "customers", "regions"}),
     ("top 10 products by units sold in 2024", {"products", "order_items", "orders"}),
     ("how many customers signed up each month", {"customers"}),
     ("average order value per customer segment", {"orders", "order_items", "customers"}),
