@@ -149,8 +149,8 @@ class Nl2SqlPipeline:
             t0 = time.perf_counter()
             notify("linking", {})
             linked = self.linker.link(conn.name, q, schema, layer)
-            examples = self.examples.similar(conn.name, q, self.settings.few_shot_k) if self.examples else []
-            examples = [e for e in examples if e.score is None or e.score >= self.settings.few_shot_min_score]
+            examples = self.examples.similar(conn.name, q, self.settings.examples_k) if self.examples else []
+            examples = [e for e in examples if e.score is None or e.score >= self.settings.examples_min_score]
             timings["linking"] = _ms(t0)
             answer.linked, answer.examples = linked, examples
             notify("linked", {"tables": linked.tables, "examples": len(examples)})

@@ -80,9 +80,45 @@ class Nl2SqlSettings(BaseSettings):
     # -- pipeline: questions, generation, retries -------------------------------------------------------
     max_retries: int = Field(default=2, ge=0, le=5, description="LLM retries after a validation error is fed back")
     sql_max_tokens: int = Field(default=320, ge=32, le=4096, description="completion budget of one SQL generation")
-    few_shot_k: int = Field(default=3, ge=0, le=10, description="verified examples put in the prompt")
-    few_shot_min_score: float = Field(
-        default=0.5, ge=-1, le=1, description="examples less similar than this (cosine) are not shown"
+
+    # -- schema linking and examples ---------------------------------------------------
+    link_max_tables: int = Field(
+        default=6, ge=1, le=50, description="tables retrieved for a question before join tables are added"
+    )
+    link_max_join_tables: int = Field(
+        default=4, ge=0, le=20, description="extra tables the linker may add only to JOIN the retrieved ones"
+    )
+    link_max_columns: int = Field(
+        default=16, ge=2, le=200, description="columns rendered per linked table (keys and matched columns first)"
+    )
+    link_max_chars: int = Field(
+        default=6000, ge=500, description="character budget of the linked-schema prompt (~1,500 tokens)"
+    )
+    link_candidates: int = Field(
+        default=40, ge=5, le=200, description="schema documents taken from hybrid search before score aggregation"
+    )
+    link_min_relative_score: float = Field(
+        default=0.3, ge=0, le=1, description="a retrieved table is kept if its score is at least this x the best one"
+    )
+    link_value_max_distinct: int = Field(
+        default=60, ge=1, le=1000, description="text columns with more distinct values are not value-indexed"
+    )
+    link_value_scan_rows: int = Field(
+        default=20_000, ge=100, description="rows scanned per text column when collecting values (bounded)"
+    )
+    link_max_values: int = Field(
+        default=20_000, ge=0, description="values stored per connection for value matching, at most"
+    )
+    link_value_min_similarity: float = Field(
+        default=0.75, gt=0, le=1, description="pg_trgm word similarity at which a question phrase matches a value"
+    )
+    link_description_chars: int = Field(default=160, ge=0, description="column/table comments are cut to this")
+    examples_k: int = Field(default=3, ge=0, le=20, description="verified examples given to the generator as few-shot")
+    examples_min_score: float = Field(
+        default=0.35, ge=-1, le=1, description="cosine similarity below which an example is not shown"
+    )
+    examples_dir: Path = Field(
+        default=PROJECT_DIR / "examples", description="seed files of verified question/SQL pairs: <connection>.yaml"
     )
 
 
