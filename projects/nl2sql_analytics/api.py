@@ -166,6 +166,30 @@ def default_pipeline(ctx: ServiceContext, service: Nl2SqlService, settings: Nl2S
     return build(ctx, service, settings)
 
 
+class LazyExampleStore:
+    """The real :class:`examples.ExampleStore`, built on first use: listing connections must not load the
+    embedder, saving or retrieving an example may."""
+
+    def __init__(self, ctx: ServiceContext, settings: Nl2SqlSettings) -> None:
+        self._ctx, self._settings = ctx, settings
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._store is None:
+                from projects.nl2sql_analytics.examples import ExampleStore
+
+                self._store = ExampleStore(self._ctx.db_url(), self._ctx.embedder(), self._settings)
+        return self._store
+
+    def add(self, connection: str, question: str, sql: str, user: str) -> str:
+        return self._get().add(connection, question, sql, user)
+
+    def similar(self, connection: str, question: str, k: int) -> list[Any]:
+        return self._get().similar(connection, question, k)
+
+
 def create_router(
     ctx: ServiceContext,
     settings: Nl2SqlSettings | None = None,
@@ -185,7 +209,7 @@ def create_router(
         if not holder:
             with lock:
                 if not holder:
-                    svc = Nl2SqlService(ctx.db_url(), settings, examples=examples)
+                    svc = Nl2SqlService(ctx.db_url(), settings, examples=examples or LazyExampleStore(ctx, settings))
                     svc.pipeline = pipeline or (lambda: default_pipeline(ctx, svc, settings))
                     holder.append(svc)
         svc = holder[0]

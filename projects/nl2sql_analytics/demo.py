@@ -91,8 +91,8 @@ def install_semantic_layer(settings: Nl2SqlSettings) -> Path:
     return target
 
 
-def load_demo_data(ctx: ServiceContext, settings: Nl2SqlSettings | None = None) -> None:
-    """Database, connection, semantic layer and starter tiles (idempotent)."""
+def load_demo_data(ctx: ServiceContext, settings: Nl2SqlSettings | None = None, *, seed_examples: bool = True) -> None:
+    """Database, connection, semantic layer, starter tiles and seed examples (idempotent)."""
     from projects.nl2sql_analytics.service import Nl2SqlService
 
     settings = settings or get_nl2sql_settings()
@@ -106,3 +106,7 @@ def load_demo_data(ctx: ServiceContext, settings: Nl2SqlSettings | None = None) 
         for tile in STARTER_TILES:
             if tile["title"] not in existing:
                 service.create_tile(user, CONNECTION, tile["title"], tile["sql"], question=tile["question"])
+    if seed_examples:  # the verified question/SQL pairs the generator sees as few-shot examples
+        from projects.nl2sql_analytics.examples import ExampleStore
+
+        ExampleStore(ctx.db_url(), ctx.embedder(), settings).seed(CONNECTION)

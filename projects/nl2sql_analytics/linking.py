@@ -354,6 +354,10 @@ class SchemaLinker:
         with span("nl2sql.link", collection=collection_name(connection_name), k_tables=k_tables) as s:
             signals = self._signals(connection_name, question, schema, layer)
             tables = self._pick(signals, k_tables)
+            if tables and len(schema.tables) <= self.settings.link_whole_schema_tables:
+                # the whole schema fits: linking only orders it (best evidence first); dropping a table here
+                # would cost accuracy and save no context
+                tables += [t for t in schema.table_names() if t not in tables]
             tables, joins = _connect(tables, schema, layer, signals, self.settings.link_max_join_tables)
             linked = self._render(tables, joins, signals, schema, layer)
             s.set_attribute("tables", len(linked.tables))

@@ -92,9 +92,12 @@ class Nl2SqlPipeline:
         semantic: Callable[[str], SemanticLayer | None] = lambda _name: None,
         policies: Callable[[str], PolicySet | None] = lambda _name: None,
         examples: ExampleSource | None = None,
+        schemas: Callable[[str], SchemaInfo] | None = None,
         settings: Nl2SqlSettings | None = None,
     ) -> None:
         self._chat = chat
+        self._schema_lookup = schemas
+        self._indexed: dict[str, int] = {}
         self.linker = linker
         self.connections = connections
         self.semantic = semantic
@@ -111,6 +114,8 @@ class Nl2SqlPipeline:
         return self._chat
 
     def schema(self, connection: Connection, *, refresh: bool = False) -> SchemaInfo:
+        if self._schema_lookup is not None:  # the service's cache (shared with the SQL editor and tiles)
+            return self._schema_lookup(connection.name)
         if refresh or connection.name not in self._schemas:
             self._schemas[connection.name] = introspect(connection, self.settings)
         return self._schemas[connection.name]
@@ -148,6 +153,7 @@ class Nl2SqlPipeline:
 
             t0 = time.perf_counter()
             notify("linking", {})
+            self._ensure_indexed(conn, schema, layer)
             linked = self.linker.link(conn.name, q, schema, layer)
             examples = self.examples.similar(conn.name, q, self.settings.examples_k) if self.examples else []
             examples = [e for e in examples if e.score is None or e.score >= self.settings.examples_min_score]
@@ -174,6 +180,16 @@ class Nl2SqlPipeline:
                 answer.assumptions.append(f"Only the first {len(result.rows)} rows are shown (row limit).")
             self._present(q, answer, insight, notify)
         return answer
+
+    def _ensure_indexed(self, conn: Connection, schema: SchemaInfo, layer: SemanticLayer | None) -> None:
+        """Re-index the schema documents when the schema or the semantic layer changed (an edit in the UI)."""
+        index = getattr(self.linker, "index", None)
+        if index is None:
+            return
+        key = hash((schema.model_dump_json(), layer.model_dump_json() if layer else ""))
+        if self._indexed.get(conn.name) != key:
+            index(conn.name, schema, layer)
+            self._indexed[conn.name] = key
 
     def _generate_and_run(
         self,
@@ -281,6 +297,23 @@ def _unique(columns: list[str]) -> list[str]:
         seen[c] = seen.get(c, 0) + 1
         out.append(c if seen[c] == 1 else f"{c}_{seen[c]}")
     return out
+
+
+def build_pipeline(ctx: Any, service: Any, settings: Nl2SqlSettings) -> Nl2SqlPipeline:
+    """The production pipeline of the API (``api.default_pipeline``): the platform's chat model and embedder,
+    the service's connections, schemas, semantic layers, policies and examples store."""
+    from projects.nl2sql_analytics.linking import SchemaLinker
+
+    return Nl2SqlPipeline(
+        ctx.chat_model,
+        SchemaLinker(ctx.db_url(), ctx.embedder(), settings),
+        connections=service.connection,
+        semantic=service.semantic_layer,
+        policies=service.policies,
+        examples=service.examples,
+        schemas=service.schema,
+        settings=settings,
+    )
 
 
 # -- evaluation entry point (``python -m projects.nl2sql_analytics.eval``) ------------------------------------
