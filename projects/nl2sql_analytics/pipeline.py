@@ -173,6 +173,7 @@ class Nl2SqlPipeline:
             if result is None:
                 return answer
             answer.status = "ok"
+            answer.assumptions.extend(_metric_assumptions(answer.sql or "", linked, layer))
             answer.columns = result.columns
             answer.rows = [[json_value(v) for v in row] for row in result.rows]
             answer.truncated = result.truncated
@@ -276,6 +277,19 @@ class Nl2SqlPipeline:
             except Exception as exc:
                 log.warning("insight failed: %s", exc)
         answer.timings_ms["insight"] = _ms(t0)
+
+
+def _metric_assumptions(sql: str, linked: LinkedSchema, layer: SemanticLayer | None) -> list[str]:
+    """Name the business definitions the query used ("revenue" is not self-evident: gross? net of refunds?)."""
+    if layer is None:
+        return []
+    flat = "".join(sql.lower().split())
+    out = []
+    for name in linked.metrics:
+        metric = layer.metrics.get(name)
+        if metric and "".join(metric.sql.lower().split()) in flat:
+            out.append(f"'{name}' is {metric.sql} (semantic layer: {metric.description})")
+    return out
 
 
 def _problem(exc: SqlSafetyError) -> ProblemDetail:

@@ -86,7 +86,7 @@ class Nl2SqlSettings(BaseSettings):
         default=6, ge=1, le=50, description="tables retrieved for a question before join tables are added"
     )
     link_whole_schema_tables: int = Field(
-        default=12, ge=0, le=100, description="schemas with at most this many tables are given whole (in linked order)"
+        default=0, ge=0, le=100, description="schemas with at most this many tables are given whole (in linked order)"
     )
     link_max_join_tables: int = Field(
         default=4, ge=0, le=20, description="extra tables the linker may add only to JOIN the retrieved ones"
