@@ -43,6 +43,8 @@ bench: venv
 	$(PY) scripts/bench/retrieval.py --n 100000 --out var/bench/retrieval.json
 	$(PY) scripts/bench/serving.py --out var/bench/serving.json
 	$(PY) scripts/bench/enterprise_rag.py --n 100000 --out var/bench/enterprise_rag.json
+	$(PY) scripts/bench/nl2sql_analytics.py --out var/bench/nl2sql_analytics.json
+	$(PY) scripts/bench/nl2sql_linking.py --out var/bench/nl2sql_linking.json
 
 eval: venv
 	$(PY) -m scripts.eval_all
