@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,6 +84,18 @@ def ensure_extensions(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+
+
+def apply_statements(url: str, statements: Sequence[str], lock_key: int) -> None:
+    """Run idempotent DDL (``CREATE ... IF NOT EXISTS``) under an advisory lock: how a project owns tables
+    next to the shared Alembic schema without shared/ knowing it (concurrent first requests serialise here)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
+        try:
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
 
 
 def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:

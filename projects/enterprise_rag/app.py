@@ -9,8 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from projects.enterprise_rag.api import create_router
-from shared.api.app import create_app
 from shared.api.context import ServiceContext
+from shared.api.standalone import serve, standalone_app
 
 PREFIX = "/rag"
 
@@ -19,26 +19,16 @@ def build_app(ctx: ServiceContext | None = None) -> FastAPI:
     ctx = ctx or ServiceContext()
     router = create_router(ctx)
 
-    def database_ready() -> None:
-        with ctx.pool().connection() as conn:
-            conn.execute("SELECT 1 FROM rag_collections LIMIT 1")
-
-    app = create_app(
-        "Enterprise RAG",
-        routers=[(PREFIX, router)],
-        readiness_checks={"database": database_ready},
-        settings=ctx.settings,
+    app = standalone_app(
+        ctx, title="Enterprise RAG", prefix=PREFIX, router=router, ready_table="rag_collections",
         description="Permission-aware question answering over company documents with citations.",
-    )
+    )  # fmt: skip
     app.state.rag_service = router.get_rag_service  # type: ignore[attr-defined]
     return app
 
 
 def main() -> None:
-    import uvicorn
-
-    ctx = ServiceContext()
-    uvicorn.run(build_app(ctx), host=ctx.settings.api.host, port=ctx.settings.api.port)
+    serve(build_app)
 
 
 if __name__ == "__main__":

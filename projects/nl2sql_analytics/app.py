@@ -9,8 +9,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from projects.nl2sql_analytics.api import create_router
-from shared.api.app import create_app
 from shared.api.context import ServiceContext
+from shared.api.standalone import serve, standalone_app
 
 PREFIX = "/analytics"
 
@@ -20,26 +20,16 @@ def build_app(ctx: ServiceContext | None = None, **router_kwargs) -> FastAPI:
     ctx = ctx or ServiceContext()
     router = create_router(ctx, **router_kwargs)
 
-    def database_ready() -> None:
-        with ctx.pool().connection() as conn:
-            conn.execute("SELECT 1 FROM nl2sql_connections LIMIT 1")
-
-    app = create_app(
-        "NL-to-SQL analytics",
-        routers=[(PREFIX, router)],
-        readiness_checks={"database": database_ready},
-        settings=ctx.settings,
+    app = standalone_app(
+        ctx, title="NL-to-SQL analytics", prefix=PREFIX, router=router, ready_table="nl2sql_connections",
         description="Ask a database in plain language: validated read-only SQL, a chart and computed insights.",
-    )
+    )  # fmt: skip
     app.state.nl2sql_service = router.get_nl2sql_service  # type: ignore[attr-defined]
     return app
 
 
 def main() -> None:
-    import uvicorn
-
-    ctx = ServiceContext()
-    uvicorn.run(build_app(ctx), host=ctx.settings.api.host, port=ctx.settings.api.port)
+    serve(build_app)
 
 
 if __name__ == "__main__":

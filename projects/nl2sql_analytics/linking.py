@@ -26,13 +26,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-import psycopg
 from pydantic import BaseModel
 
 from projects.nl2sql_analytics.connections import Connection, SchemaInfo, TableInfo, _is_text, _samples, open_readonly
 from projects.nl2sql_analytics.models import LinkedSchema
 from projects.nl2sql_analytics.semantic import SemanticLayer
 from projects.nl2sql_analytics.settings import Nl2SqlSettings, get_nl2sql_settings
+from shared.db import apply_statements
 from shared.observability.tracing import span
 from shared.retrieval import (
     CollectionNotFoundError,
@@ -88,13 +88,7 @@ def collection_name(connection: str) -> str:
 
 def ensure_schema(url: str) -> None:
     """Create the linker's tables (value index, index fingerprints) if missing; advisory-locked, idempotent."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
-            for statement in STATEMENTS:
-                conn.execute(statement)  # type: ignore[arg-type]
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    apply_statements(url, STATEMENTS, _LOCK_KEY)
 
 
 # -- text helpers ----------------------------------------------------------------------------------------------

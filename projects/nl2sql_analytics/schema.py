@@ -13,7 +13,7 @@ Tables:
 
 from __future__ import annotations
 
-import psycopg
+from shared.db import apply_statements
 
 _LOCK_KEY = 0x4E4C3253514C5343  # "NL2SQLSC"
 
@@ -59,10 +59,4 @@ STATEMENTS = (
 
 def ensure_schema(url: str) -> None:
     """Create the project's tables if missing (idempotent, serialised by an advisory lock)."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-        try:
-            for statement in STATEMENTS:
-                conn.execute(statement)  # type: ignore[arg-type]
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    apply_statements(url, STATEMENTS, _LOCK_KEY)
