@@ -77,7 +77,7 @@ PROJECTS: tuple[Project, ...] = (
         "Enterprise RAG",
         "Permission-aware question answering over company documents with citations.",
         "/rag",
-        status="alpha",
+        status="beta",
     ),
     Project(
         "support_agent",
