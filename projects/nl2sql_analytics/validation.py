@@ -187,6 +187,16 @@ def _suggest(name: str, candidates: list[str]) -> str | None:
     return f"Did you mean {', '.join(lowered[c] for c in close)}?" if close else None
 
 
+def _column_hint(name: str, candidates: list[str], schema: SchemaInfo) -> str | None:
+    """The closest names in scope, and which tables really have ``name``: the fix is often a missing join
+    (``river.length`` when the query only reads ``border_info``), which a close-spelling hint cannot say."""
+    owners = [t.name for t in schema.tables if t.column(name) is not None]
+    parts = [hint] if (hint := _suggest(name, candidates)) else []
+    if owners:
+        parts.append(f"'{name}' is a column of: {', '.join(owners[:5])}.")
+    return " ".join(parts) or None
+
+
 def _table_key(ident: exp.Identifier | exp.Expression, dialect: str) -> tuple[str, bool]:
     """(name, case_sensitive): PostgreSQL lower-cases unquoted names and keeps quoted ones; SQLite ignores case."""
     name = ident.name
@@ -308,7 +318,7 @@ def _check_columns(query: exp.Query, schema: SchemaInfo) -> None:
                 raise SqlValidationError(
                     "UNKNOWN_COLUMN",
                     f"Column '{column.name}' does not exist in '{column.table}'.",
-                    _suggest(column.name, sorted(cols)),
+                    _column_hint(column.name, sorted(cols), schema),
                 )
             continue
         expressions = scope.expression.expressions if isinstance(scope.expression, exp.Select) else []
@@ -325,7 +335,7 @@ def _check_columns(query: exp.Query, schema: SchemaInfo) -> None:
             raise SqlValidationError(
                 "UNKNOWN_COLUMN",
                 f"Column '{column.name}' does not exist in any table of the query.",
-                _suggest(column.name, sorted(known)),
+                _column_hint(column.name, sorted(known), schema),
             )
 
 

@@ -102,6 +102,9 @@ def test_unknown_names_come_with_the_closest_suggestion(schema: SchemaInfo) -> N
         validate("SELECT x.amount FROM orders o", schema, row_limit=10)
     assert alias.value.code == "UNKNOWN_TABLE" and "o" in (alias.value.suggestion or "")
     assert alias.value.feedback().startswith("UNKNOWN_TABLE: ")
+    with pytest.raises(SqlValidationError) as elsewhere:  # the fix is a join, not a spelling: say where it lives
+        validate("SELECT r.name, r.amount FROM regions r", schema, row_limit=10)
+    assert "'amount' is a column of: orders" in (elsewhere.value.suggestion or "")
 
 
 @pytest.mark.parametrize(
