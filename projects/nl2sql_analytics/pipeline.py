@@ -9,6 +9,8 @@ Why each stage exists (the anchors' users' top complaints):
   for a bounded number of retries — "it invents columns", "local models fail".
 * **Row-level security** is injected into the AST *after* validation, never trusted to the prompt, so no
   phrasing can read another region's rows; a policy denial is final, not retried.
+* **Deterministic repairs** (``repair.py``: ambiguous join columns qualified) run before validation: no model
+  call for what needs no judgement.
 * **Numbers in the insight come from computed facts** (``insights.verify_numbers``), never from the model.
 
 Write intents ("delete all orders") are refused before any model call: the assistant only reads, and
@@ -42,6 +44,7 @@ from projects.nl2sql_analytics.models import (
     json_value,
 )
 from projects.nl2sql_analytics.policies import PolicySet, apply_policies
+from projects.nl2sql_analytics.repair import qualify_ambiguous_columns
 from projects.nl2sql_analytics.semantic import SemanticLayer
 from projects.nl2sql_analytics.settings import Nl2SqlSettings, get_nl2sql_settings
 from projects.nl2sql_analytics.validation import validate
@@ -219,9 +222,11 @@ class Nl2SqlPipeline:
             for assumption in generated.assumptions:
                 if assumption not in answer.assumptions:
                     answer.assumptions.append(assumption)
+            t0 = time.perf_counter()
+            if generated.sql:
+                generated.sql = qualify_ambiguous_columns(generated.sql, schema, conn.dialect)
             attempt = Attempt(sql=generated.sql or generated.raw[:500])
             answer.attempts.append(attempt)
-            t0 = time.perf_counter()
             try:
                 validated = validate(generated.sql, schema, conn.dialect, row_limit=self.settings.row_limit)
                 policies = self.policies(conn.name)

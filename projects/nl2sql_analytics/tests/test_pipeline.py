@@ -182,3 +182,14 @@ def test_unicode_questions_work(sqlite_db: Connection) -> None:
     chat = ScriptedChat(fenced("SELECT name FROM regions WHERE name = 'Ñorth'"))
     answer = make(sqlite_db, chat).ask("Régions nommées « Ñorth » 🌍 ?", "shop", insight=False)
     assert answer.status == "ok" and answer.rows == [] and "Ñorth" in chat.calls[0].messages[1].content
+
+
+def test_an_ambiguous_join_column_is_qualified_without_a_model_call(sqlite_db: Connection) -> None:
+    ambiguous = (
+        "SELECT region_id, COUNT(*) AS n FROM orders JOIN customers ON customers.id = orders.customer_id "
+        "GROUP BY region_id"
+    )
+    chat = ScriptedChat(fenced(ambiguous))
+    answer = make(sqlite_db, chat).ask("Orders per region", "shop", user="manager", insight=False)
+    assert answer.status == "ok" and len(chat.calls) == 1 and answer.attempts[0].error is None
+    assert "orders.region_id" in answer.sql and answer.rows == [[REGION, len(ALLOWED_ORDER_IDS)]]
