@@ -63,6 +63,8 @@ MAKE_EVAL_ARGS = [
     "--out",
     "var/eval/nl2sql_analytics_sqleval",
     "--require-beats-naive",
+    "--baseline",
+    str(Path(__file__).resolve().parent / "baselines" / "sqleval.json"),
 ]
 
 METRIC_KEYS = ("execution_accuracy", "per_category", "valid_sql_rate", "n", "latency_p50_ms", "latency_p95_ms")
