@@ -26,6 +26,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import pandas as pd
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from projects.nl2sql_analytics.charts import auto_chart
 from projects.nl2sql_analytics.connections import Connection, SchemaInfo, introspect
@@ -177,6 +180,7 @@ class Nl2SqlPipeline:
                 return answer
             answer.status = "ok"
             answer.assumptions.extend(_metric_assumptions(answer.sql or "", linked, layer))
+            answer.assumptions.extend(_reading_assumptions(q, answer.sql or "", conn.dialect))
             answer.columns = result.columns
             answer.rows = [[json_value(v) for v in row] for row in result.rows]
             answer.truncated = result.truncated
@@ -294,6 +298,41 @@ def _metric_assumptions(sql: str, linked: LinkedSchema, layer: SemanticLayer | N
         metric = layer.metrics.get(name)
         if metric and "".join(metric.sql.lower().split()) in flat:
             out.append(f"'{name}' is {metric.sql} (semantic layer: {metric.description})")
+    return out
+
+
+_VAGUE = re.compile(
+    r"\b(best|worst|top|bottom|most|least|biggest|largest|smallest|highest|lowest|popular|important|good|bad|"
+    r"recent|latest|main|key|leading)\b",
+    re.I,
+)
+
+
+def _reading_assumptions(question: str, sql: str, dialect: str) -> list[str]:
+    """For a vague question ("best customers", "recent orders"), say how the query read it — the ranking and the
+    cut-off it chose — so the user can correct it instead of trusting a silent guess."""
+    if not _VAGUE.search(question) or not sql:
+        return []
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except SqlglotError:
+        return []
+    out = []
+    order = tree.args.get("order")
+    if order is not None:
+        selected = tree.selects if isinstance(tree, exp.Select) else []
+
+        def name(node: exp.Expression) -> str:  # ORDER BY 2 → the second selected column's name
+            if isinstance(node, exp.Literal) and node.is_int and 0 < int(node.this) <= len(selected):
+                sel = selected[int(node.this) - 1]
+                return sel.alias or (sel.name if isinstance(sel, exp.Column) else sel.sql(dialect=dialect))
+            return node.sql(dialect=dialect)
+
+        keys = [f"{name(o.this)} ({'highest' if o.args.get('desc') else 'lowest'} first)" for o in order.expressions]
+        out.append("'" + _VAGUE.search(question).group(1) + "' was read as: ranked by " + ", ".join(keys))
+    limit = tree.args.get("limit")
+    if limit is not None and limit.expression is not None:
+        out.append(f"Only the first {limit.expression.sql(dialect=dialect)} rows of that ranking are shown.")
     return out
 
 

@@ -155,7 +155,8 @@ def test_unmatched_questions_ask_for_clarification_and_assumptions_are_shown(sql
         "GROUP BY 1 ORDER BY 2 DESC LIMIT 3\n```"
     )
     answer = make(sqlite_db, chat).ask("Top customers", "shop", user="manager", insight=False)
-    assert answer.status == "ok" and answer.assumptions == ["'top' means by total amount"]
+    assert answer.status == "ok" and answer.assumptions[0] == "'top' means by total amount"
+    assert "'Top' was read as: ranked by SUM(amount) (highest first)" in answer.assumptions
     assert len(answer.rows) == 3
 
 
@@ -193,3 +194,19 @@ def test_an_ambiguous_join_column_is_qualified_without_a_model_call(sqlite_db: C
     answer = make(sqlite_db, chat).ask("Orders per region", "shop", user="manager", insight=False)
     assert answer.status == "ok" and len(chat.calls) == 1 and answer.attempts[0].error is None
     assert "orders.region_id" in answer.sql and answer.rows == [[REGION, len(ALLOWED_ORDER_IDS)]]
+
+
+def test_a_vague_question_states_how_it_was_read(sqlite_db: Connection) -> None:
+    chat = ScriptedChat(
+        fenced("SELECT customer_id, SUM(amount) AS total FROM orders GROUP BY 1 ORDER BY total DESC LIMIT 2")
+    )
+    answer = make(sqlite_db, chat).ask("Who are our best customers?", "shop", user="manager", insight=False)
+    assert answer.status == "ok" and len(answer.rows) == 2
+    assert answer.assumptions[:2] == [
+        "'best' was read as: ranked by total (highest first)",
+        "Only the first 2 rows of that ranking are shown.",
+    ]
+    plain = make(sqlite_db, ScriptedChat(fenced("SELECT COUNT(*) FROM orders"))).ask(
+        "How many orders?", "shop", user="manager", insight=False
+    )
+    assert plain.assumptions == []
