@@ -3,7 +3,7 @@
     python scripts/bench/nl2sql_linking.py --out var/bench/nl2sql_linking.json [--repeats 5]
 
 ``SchemaLinker.link`` end to end (question embedding by the real local embedder, hybrid search, value matching,
-join completion, prompt rendering) on the scale test's questions (``tests/test_linking.py``), each asked
+join completion, prompt rendering) on the scale test's questions (``scale_schema.py``), each asked
 ``--repeats`` times after one warm-up pass; indexing time (embedding every schema document) is reported beside.
 The last run drops the semantic layer (no descriptions, synonyms or metrics): what linking does on a raw schema.
 """
@@ -27,9 +27,9 @@ import psycopg  # noqa: E402
 from projects.nl2sql_analytics.connections import Connection, introspect  # noqa: E402
 from projects.nl2sql_analytics.demo_data import generate, write_sqlite  # noqa: E402
 from projects.nl2sql_analytics.linking import SchemaLinker  # noqa: E402
+from projects.nl2sql_analytics.scale_schema import SCALE_QUESTIONS, distractor_tables  # noqa: E402
 from projects.nl2sql_analytics.semantic import load  # noqa: E402
 from projects.nl2sql_analytics.settings import PROJECT_DIR, Nl2SqlSettings  # noqa: E402
-from projects.nl2sql_analytics.tests.test_linking import SCALE_QUESTIONS, distractor_tables  # noqa: E402
 from scripts.bench.retrieval import open_database, pct  # noqa: E402
 from shared.db import close_pools, ensure_extensions, with_dbname  # noqa: E402
 from shared.serving.embeddings import LocalEmbedder  # noqa: E402
