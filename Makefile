@@ -14,7 +14,7 @@ help:
 	@echo "make demo   - set up, start embedded PostgreSQL, load demo data, run API + portal on 127.0.0.1"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff check + format check"
-	@echo "make bench  - retrieval and serving benchmarks (writes var/bench/*.json)"
+	@echo "make bench  - platform and project benchmarks (writes var/bench/*.json)"
 	@echo "make eval   - evaluation of every project that has one"
 	@echo "make clean  - remove the venv, caches and local data"
 
