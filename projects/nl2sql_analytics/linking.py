@@ -26,7 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import sqlglot
 from pydantic import BaseModel
+from sqlglot.errors import SqlglotError
 
 from projects.nl2sql_analytics.connections import Connection, SchemaInfo, TableInfo, _is_text, _samples, open_readonly
 from projects.nl2sql_analytics.models import LinkedSchema
@@ -735,8 +737,9 @@ def _prompt(
         lines.append("-- Metrics (use these expressions):")
         for m in metrics:
             metric = layer.metrics[m]
-            where = f" WHERE {metric.filter}" if metric.filter else ""
-            lines.append(f"-- metric {m} = {' '.join(metric.sql.split())}{where}")
+            expression = _in_dialect(metric.sql, layer.dialect, schema.dialect)
+            where = f" WHERE {_in_dialect(metric.filter, layer.dialect, schema.dialect)}" if metric.filter else ""
+            lines.append(f"-- metric {m} = {' '.join(expression.split())}{where}")
     if joins:
         lines.append("-- Joins:")
         lines.extend(f"-- {cond}" for _, _, cond in joins)
@@ -744,3 +747,14 @@ def _prompt(
         lines.append("-- Values matching the question:")
         lines.extend(f"-- {t}.{c} = '{v}'" for t, c, v in values)
     return "\n".join(lines), rendered
+
+
+def _in_dialect(expression: str, source: str, target: str) -> str:
+    """A semantic-layer expression in the connection's dialect (layers are written once, e.g. in SQLite syntax,
+    and reused for a PostgreSQL copy of the same data); left as written when sqlglot cannot translate it."""
+    if source == target:
+        return expression
+    try:
+        return sqlglot.transpile(expression, read=source, write=target)[0]
+    except SqlglotError:
+        return expression

@@ -155,3 +155,13 @@ def test_scale_120_tables_keeps_the_gold_tables_within_budget(linker, demo, laye
     assert extra_per_question <= 1.0
     linked = linker.link("big", "turnover of clients", schema, layer)
     assert set(linked.tables) == {"customers", "orders", "order_items"}
+
+
+def test_metric_expressions_are_shown_in_the_connections_dialect() -> None:
+    from projects.nl2sql_analytics.linking import _in_dialect
+
+    monthly = "COUNT(DISTINCT strftime('%Y-%m', orders.order_date))"
+    assert _in_dialect(monthly, "sqlite", "sqlite") == monthly
+    assert "TO_CHAR" in _in_dialect(monthly, "sqlite", "postgres") and "strftime" not in _in_dialect(
+        monthly, "sqlite", "postgres"
+    )
