@@ -10,7 +10,7 @@ when its result equals the result of ANY gold statement (``evaluation/compare.py
 extra columns allowed when every gold column is present, row order only when the gold has ORDER BY).
 
 Systems:
-- ``pipeline``: ``projects.nl2sql_analytics.pipeline.answer_for_eval(item, db_path, metadata) -> Generated``;
+- ``pipeline``: ``evaluation.pipeline_system.PipelineSystem`` (the production pipeline, its answer_for_eval system);
 - ``naive``: the full schema dump + the question to the same chat model, once, no linking/validation/retry.
 
 Outputs in ``--out``: ``results.jsonl`` (one line per item per system) and ``summary.json``: the pipeline's
@@ -76,15 +76,17 @@ WARMUP_PREFIX = "Warm-up, ignore: "
 
 
 def pipeline_generator() -> Generator:
-    """The full pipeline's eval entry point; a clear error until ``pipeline.answer_for_eval`` exists."""
+    """The full pipeline's eval system (``evaluation.pipeline_system.PipelineSystem``); a clear error when the
+    pipeline cannot be imported."""
     try:
-        from projects.nl2sql_analytics.pipeline import answer_for_eval
+        from projects.nl2sql_analytics.evaluation.pipeline_system import PipelineSystem
+        from projects.nl2sql_analytics.pipeline import Nl2SqlPipeline  # noqa: F401 - the import that can fail
     except ImportError as exc:
         raise RuntimeError(
-            "the 'pipeline' system needs projects.nl2sql_analytics.pipeline.answer_for_eval"
-            f"(item, db_path, metadata) -> Generated ({exc}); run with --systems naive to evaluate the baseline only"
+            "the 'pipeline' system (answer_for_eval: evaluation.pipeline_system.PipelineSystem) needs "
+            f"projects.nl2sql_analytics.pipeline ({exc}); run with --systems naive to evaluate the baseline only"
         ) from exc
-    return answer_for_eval
+    return PipelineSystem()
 
 
 def naive_generator(max_tokens: int | None = None) -> Generator:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from projects.nl2sql_analytics.evaluation.dataset import split_statements
+from sqlglot.tokens import Tokenizer, TokenType
+
 from projects.nl2sql_analytics.models import Attempt, Example
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatMessage, ChatRequest, Usage
@@ -46,6 +47,25 @@ class Generated:
     assumptions: list[str] = field(default_factory=list)
     raw: str = ""
     usage: Usage | None = None
+
+
+def split_statements(sql: str, dialect: str = "sqlite") -> list[str]:
+    """The non-empty statements of ``sql`` in order, each stripped and without its terminating ``;``.
+
+    A text the tokenizer cannot read (an unterminated quote) is returned whole: the database will report
+    the real error when it runs, which is more useful than a tokenizer message.
+    """
+    try:
+        tokens = Tokenizer(dialect=dialect).tokenize(sql)
+    except Exception:  # sqlglot raises TokenError; any failure means "not splittable", not "no gold"
+        return [sql.strip().rstrip(";").strip()] if sql.strip().rstrip(";").strip() else []
+    statements, start = [], 0
+    for tok in tokens:
+        if tok.token_type == TokenType.SEMICOLON:
+            statements.append(sql[start : tok.start])
+            start = tok.end + 1
+    statements.append(sql[start:])
+    return [s.strip() for s in statements if s.strip()]
 
 
 def extract_sql(reply: str) -> str:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlglot.tokens import Tokenizer, TokenType
+from projects.nl2sql_analytics.generation import split_statements
 
 REQUIRED_COLUMNS = ("db_name", "query_category", "query", "question")
 
@@ -46,25 +46,6 @@ class EvalItem:
     instructions: str = ""
     db_type: str = "sqlite"
     extra: dict[str, str] = field(default_factory=dict, compare=False)
-
-
-def split_statements(sql: str, dialect: str = "sqlite") -> list[str]:
-    """The non-empty statements of ``sql`` in order, each stripped and without its terminating ``;``.
-
-    A text the tokenizer cannot read (an unterminated quote) is returned whole: the database will report
-    the real error when it runs, which is more useful than a tokenizer message.
-    """
-    try:
-        tokens = Tokenizer(dialect=dialect).tokenize(sql)
-    except Exception:  # sqlglot raises TokenError; any failure means "not splittable", not "no gold"
-        return [sql.strip().rstrip(";").strip()] if sql.strip().rstrip(";").strip() else []
-    statements, start = [], 0
-    for tok in tokens:
-        if tok.token_type == TokenType.SEMICOLON:
-            statements.append(sql[start : tok.start])
-            start = tok.end + 1
-    statements.append(sql[start:])
-    return [s.strip() for s in statements if s.strip()]
 
 
 def read_questions(path: str | Path) -> list[EvalItem]:
