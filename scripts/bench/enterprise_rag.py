@@ -35,10 +35,9 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
 
 from projects.enterprise_rag.eval import TENANT, ingest  # noqa: E402
-from scripts.bench.retrieval import open_database, pct  # noqa: E402
+from scripts.bench.retrieval import close_database, open_database, pct  # noqa: E402
 from shared.db import with_dbname  # noqa: E402
 from shared.eval.harness import load_jsonl  # noqa: E402
 from shared.retrieval import (  # noqa: E402
@@ -249,12 +248,7 @@ def main() -> None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
     finally:
-        from shared.db import close_pools, stop_embedded
-
-        close_pools()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        stop_embedded()
+        close_database(admin, dbname)
 
 
 if __name__ == "__main__":

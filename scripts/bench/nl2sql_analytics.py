@@ -25,7 +25,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-import psycopg  # noqa: E402
 
 from projects.nl2sql_analytics.demo import CONNECTION, load_demo_data  # noqa: E402
 from projects.nl2sql_analytics.evaluation.dataset import EvalItem  # noqa: E402
@@ -33,7 +32,7 @@ from projects.nl2sql_analytics.evaluation.naive import NaiveGenerator  # noqa: E
 from projects.nl2sql_analytics.pipeline import build_pipeline  # noqa: E402
 from projects.nl2sql_analytics.service import Nl2SqlService  # noqa: E402
 from projects.nl2sql_analytics.settings import Nl2SqlSettings  # noqa: E402
-from scripts.bench.retrieval import open_database, pct  # noqa: E402
+from scripts.bench.retrieval import close_database, open_database, pct  # noqa: E402
 from shared.api.context import ServiceContext  # noqa: E402
 from shared.db import with_dbname  # noqa: E402
 
@@ -127,12 +126,7 @@ def main() -> None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({k: v for k, v in result.items() if k != "answers"}, indent=2))
     finally:
-        from shared.db import close_pools, stop_embedded
-
-        close_pools()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        stop_embedded()
+        close_database(admin, dbname)
 
 
 if __name__ == "__main__":

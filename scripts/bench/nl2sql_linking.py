@@ -22,7 +22,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-import psycopg  # noqa: E402
 
 from projects.nl2sql_analytics.connections import Connection, introspect  # noqa: E402
 from projects.nl2sql_analytics.demo_data import generate, write_sqlite  # noqa: E402
@@ -30,8 +29,8 @@ from projects.nl2sql_analytics.linking import SchemaLinker  # noqa: E402
 from projects.nl2sql_analytics.scale_schema import SCALE_QUESTIONS, distractor_tables  # noqa: E402
 from projects.nl2sql_analytics.semantic import load  # noqa: E402
 from projects.nl2sql_analytics.settings import PROJECT_DIR, Nl2SqlSettings  # noqa: E402
-from scripts.bench.retrieval import open_database, pct  # noqa: E402
-from shared.db import close_pools, ensure_extensions, with_dbname  # noqa: E402
+from scripts.bench.retrieval import close_database, open_database, pct  # noqa: E402
+from shared.db import ensure_extensions, with_dbname  # noqa: E402
 from shared.serving.embeddings import LocalEmbedder  # noqa: E402
 
 
@@ -87,9 +86,7 @@ def main() -> None:
             "scale_without_semantic_layer": measure(linker, "big-raw", big, None, args.repeats),
         }
     finally:
-        close_pools()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        close_database(admin, dbname)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

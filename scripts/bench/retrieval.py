@@ -103,6 +103,18 @@ def open_database(keep: bool) -> tuple[str, str, object]:
     return admin, name, handle
 
 
+def close_database(admin: str, dbname: str, *, keep: bool = False) -> None:
+    """The other half of :func:`open_database`: pools closed, the scratch database dropped (unless ``keep``),
+    the embedded server stopped (a no-op with ``DATABASE_URL``)."""
+    from shared.db import close_pools, stop_embedded
+
+    close_pools()
+    if not keep:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+    stop_embedded()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="chunks to load")
@@ -214,13 +226,7 @@ def main() -> None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
     finally:
-        from shared.db import close_pools, stop_embedded
-
-        close_pools()
-        if not args.keep_db:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        stop_embedded()
+        close_database(admin, dbname, keep=args.keep_db)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import streamlit as st
 
 from projects.enterprise_rag.demo import TENANT as DEMO_TENANT
 from projects.platform.portal.client import Api
+from projects.platform.portal.client import problem_text as problem
 
 api = Api.from_settings()
 BASE = api.base_url + "/rag"
@@ -31,14 +32,6 @@ with st.sidebar:
 def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
     headers = {**api.headers, "X-User-Id": user, "X-Tenant-Id": tenant, "X-Groups": groups}
     return httpx.request(method, BASE + path, headers=headers, timeout=300, **kwargs)
-
-
-def problem(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-        return f"{resp.status_code} {body.get('title', '')}: {body.get('detail', '')}"
-    except ValueError:
-        return f"{resp.status_code}: {resp.text[:300]}"
 
 
 try:

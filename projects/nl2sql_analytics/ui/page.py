@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from projects.platform.portal.client import Api
+from projects.platform.portal.client import problem_text as problem
 
 api = Api.from_settings()
 BASE = api.base_url + "/analytics"
@@ -36,16 +37,6 @@ with st.sidebar:
 
 def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
     return httpx.request(method, BASE + path, headers={**api.headers, "X-User-Id": user}, timeout=300, **kwargs)
-
-
-def problem(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return f"{resp.status_code}: {resp.text[:300]}"
-    errors = body.get("errors") or []
-    code = f" [{errors[0]['code']}]" if errors and isinstance(errors[0], dict) and errors[0].get("code") else ""
-    return f"{resp.status_code} {body.get('title', '')}{code}: {body.get('detail', '')}"
 
 
 def sse(resp: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -54,6 +54,17 @@ class Api:
                 yield chunk.choices[0].delta.content
 
 
+def problem_text(resp: httpx.Response) -> str:
+    """An RFC 7807 problem response as one line for ``st.error``: status, title, the first error code, detail."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return f"{resp.status_code}: {resp.text[:300]}"
+    errors = body.get("errors") or []
+    code = f" [{errors[0]['code']}]" if errors and isinstance(errors[0], dict) and errors[0].get("code") else ""
+    return f"{resp.status_code} {body.get('title', '')}{code}: {body.get('detail', '')}"
+
+
 KEY_METRICS = {
     "http_requests_total": "HTTP requests",
     "llm_requests_total": "Model requests",
