@@ -1,0 +1,79 @@
+"""Document intelligence configuration (environment prefix ``DOCINT__``, e.g. ``DOCINT__OCR_ENGINE=paddleocr``).
+
+Model ids, URLs and the database live in ``shared.settings``; this section holds the knobs of
+parsing, extraction and review. Limits are the defences against the inputs the issue lists
+(decompression bombs, 20,000×20,000 images, 500-page PDFs), so each says what it protects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OcrEngineName = Literal["rapidocr", "paddleocr"]
+
+
+class DocIntSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCINT__", env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    # -- input limits ------------------------------------------------------------------------------------
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="per file")
+    max_pages: int = Field(default=1000, ge=1, description="pages per document; longer PDFs are refused up front")
+    max_image_pixels: int = Field(
+        default=80_000_000,
+        ge=1,
+        description="decoded pixels per image/frame (a 20,000×20,000 scan is 400 M: refused before decoding; "
+        "PIL's own bomb guard is set to this)",
+    )
+    max_image_side: int = Field(default=12_000, ge=1, description="longest side of an input image, pixels")
+
+    # -- parsing -----------------------------------------------------------------------------------------
+    render_dpi: int = Field(default=150, ge=50, le=600, description="rasterisation of PDF pages for OCR/layout")
+    ocr_max_side: int = Field(
+        default=2000, ge=256, description="page images are downscaled so the longest side is at most this before OCR"
+    )
+    min_text_layer_chars: int = Field(
+        default=20, ge=0, description="a PDF page with fewer extractable characters than this goes through OCR"
+    )
+    ocr_engine: OcrEngineName = "rapidocr"
+    layout: bool = Field(default=True, description="run the layout detector (rapid-layout); off = one text block")
+    layout_min_score: float = Field(default=0.5, ge=0, le=1)
+    detect_rotation: bool = Field(default=True, description="try 90/180/270° when OCR confidence is low")
+    rotation_min_confidence: float = Field(
+        default=0.80, ge=0, le=1, description="mean OCR line confidence below which other orientations are tried"
+    )
+    deskew: bool = Field(default=True, description="straighten small skew angles estimated from text lines")
+
+    # -- classification ----------------------------------------------------------------------------------
+    classify_k: int = Field(default=7, ge=1, le=50)
+    classify_min_confidence: float = Field(
+        default=0.55, ge=0, le=1, description="k-NN vote share below which the LLM decides the type"
+    )
+    classify_llm_fallback: bool = True
+
+    # -- extraction --------------------------------------------------------------------------------------
+    extract_llm: bool = Field(default=True, description="ask the LLM (structured output) for fields heuristics miss")
+    extract_max_chars: int = Field(default=3500, ge=200, description="document text given to the LLM")
+    review_threshold: float = Field(
+        default=0.7, ge=0, le=1, description="a required field below this confidence sends the document to review"
+    )
+    amount_tolerance: float = Field(default=0.011, ge=0, description="line items vs total / subtotal+tax checks")
+
+    # -- Q&A ---------------------------------------------------------------------------------------------
+    chunk_max_chars: int = Field(default=1200, ge=100)
+    qa_k: int = Field(default=4, ge=1, le=20)
+    qa_max_tokens: int = Field(default=200, ge=1, le=2048)
+    max_question_chars: int = Field(default=2000, ge=1)
+
+    # -- jobs --------------------------------------------------------------------------------------------
+    inline_worker: bool = Field(default=True, description="run a job worker thread inside the API process")
+    job_queue: str = "docint"
+    storage_dir: str = Field(default="var/docint", description="uploaded originals (by content hash) live here")
+
+
+@lru_cache(maxsize=1)
+def get_docint_settings() -> DocIntSettings:
+    return DocIntSettings()
