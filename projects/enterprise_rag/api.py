@@ -2,11 +2,8 @@
 
 Routes only translate HTTP to :class:`RagService` calls and errors to RFC 7807 problems.
 
-Identity: the caller is taken from ``X-User-Id``, ``X-Tenant-Id`` and ``X-Groups`` (comma list). This is
-the integration point for a real identity provider: put the service behind a gateway/OIDC proxy that
-authenticates the user and sets these headers from the token's claims (and strips client-sent ones),
-or replace :func:`principal` with a dependency that validates a JWT. The API key of the platform kit
-authenticates the *client application*; these headers say which *user* it acts for.
+Identity: the caller is taken from ``X-User-Id``, ``X-Tenant-Id`` and ``X-Groups`` by the shared
+:func:`shared.api.identity.principal` dependency (the integration point for an IdP gateway or JWTs).
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, UploadFile, status
+from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -33,27 +30,11 @@ from projects.enterprise_rag.service import (
 )
 from projects.enterprise_rag.settings import RagSettings, get_rag_settings
 from shared.api.context import ServiceContext
+from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
 from shared.retrieval.chunking import ChunkingConfig
 from shared.retrieval.jobs import JobNotFoundError
 from shared.retrieval.models import Principal, SearchFilters, SearchResult
-
-# -- identity ---------------------------------------------------------------------------------------------
-
-
-def principal(
-    x_user_id: Annotated[str | None, Header(description="the end user (set by your IdP gateway)")] = None,
-    x_tenant_id: Annotated[str | None, Header(description="the user's tenant")] = None,
-    x_groups: Annotated[str | None, Header(description="comma-separated groups of the user")] = None,
-) -> Principal:
-    if not x_user_id or not x_tenant_id:
-        raise ProblemError(401, "Unauthorized", "X-User-Id and X-Tenant-Id headers are required")
-    groups = tuple(sorted({g.strip() for g in (x_groups or "").split(",") if g.strip()}))
-    return Principal(user_id=x_user_id, tenant_id=x_tenant_id, groups=groups)
-
-
-principal_dep = Depends(principal)
-
 
 # -- request / response models ----------------------------------------------------------------------------
 

@@ -216,6 +216,28 @@ class JobQueue:
         self._app().job_manager.retry_job_by_id(job_id, retry_at=pc_utils.utcnow())
         self.queue_depth()
 
+    def requeue_stalled(self, queue: str | None = None, seconds_since_heartbeat: float = 30.0) -> list[int]:
+        """Put back ``running`` jobs whose worker died (no heartbeat for ``seconds_since_heartbeat``).
+
+        A killed process leaves its jobs in Procrastinate's ``doing`` state forever; a service calls
+        this when it starts its worker, so work interrupted by a crash resumes instead of hanging.
+        Idempotent tasks (those that skip what they already stored) then continue where they stopped.
+        """
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute(
+                "SELECT j.id FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
+                "WHERE j.status = 'doing' AND (%(queue)s::text IS NULL OR j.queue_name = %(queue)s) "
+                "AND (j.worker_id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(secs)s))",
+                {"queue": queue, "secs": seconds_since_heartbeat},
+            ).fetchall()
+        ids = [int(r[0]) for r in rows]
+        for job_id in ids:
+            self._app().job_manager.retry_job_by_id(job_id, retry_at=pc_utils.utcnow())
+            log.warning("requeued stalled job %s (its worker stopped sending heartbeats)", job_id)
+        if ids:
+            self.queue_depth()
+        return ids
+
     def cancel(self, job_id: int) -> bool:
         return bool(self._app().job_manager.cancel_job_by_id(job_id))
 

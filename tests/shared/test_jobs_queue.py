@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -117,3 +118,61 @@ def test_unknown_jobs_and_tasks_are_errors(queue: JobQueue) -> None:
         queue.status(987654)
     with pytest.raises(KeyError):
         queue.enqueue("nope")
+
+
+_CRASHING_WORKER = """
+import sys, time
+import psycopg
+from shared.retrieval.jobs import JobQueue
+from shared.settings import JobSettings
+url = sys.argv[1]
+q = JobQueue(url, JobSettings(max_attempts=1, worker_concurrency=1))
+@q.task("slow")
+def slow(n: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO executions (n, worker) VALUES (%s, 'doomed')", (n,))
+    time.sleep(600)
+q.run_worker(queues=["default"], wait=True, name="doomed")
+"""
+
+
+def test_a_job_whose_worker_was_killed_is_requeued_and_finishes(
+    queue: JobQueue, database_url: str, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from shared.settings import REPO_ROOT
+
+    script = tmp_path / "worker.py"
+    script.write_text(_CRASHING_WORKER)
+    job_id = queue.enqueue("slow", queue="default", n=7)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, str(script), database_url], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while queue.status(job_id).status != "running":
+            assert time.monotonic() < deadline, "the subprocess worker never started the job"
+            assert proc.poll() is None, "the subprocess worker exited early"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    # the dead worker's job is stuck in 'running'; a live heartbeat window keeps it there
+    assert queue.requeue_stalled("default", seconds_since_heartbeat=3600) == []
+    assert queue.status(job_id).status == "running"
+    assert queue.requeue_stalled("default", seconds_since_heartbeat=0) == [job_id]
+
+    @queue.task("slow")
+    def slow(n: int) -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("INSERT INTO executions (n, worker) VALUES (%s, 'survivor')", (n,))
+
+    queue.run_worker(queues=["default"], wait=False)
+    st = queue.status(job_id)
+    assert st.status == "succeeded" and st.attempts == 2
+    with psycopg.connect(database_url) as conn:
+        runs = conn.execute("SELECT worker FROM executions WHERE n = 7 ORDER BY at").fetchall()
+    assert [r[0] for r in runs] == ["doomed", "survivor"]
