@@ -1,0 +1,186 @@
+"""Questions about one document, answered from its own text with citations to a page and a box.
+
+Indexing: the parsed document is cut with :func:`model.chunk_document` (blocks packed per page, tables
+whole) and stored through ``shared/retrieval`` in one collection, one store document per uploaded
+document (tenant-scoped, ``source_uri = docint://<id>``), so Q&A uses the same hybrid search,
+HNSW index and ACL predicate as the enterprise RAG project.
+
+Answering: a short document (at most ``qa_k`` chunks — a receipt, an invoice) is given whole;
+a long one is searched (hybrid, filtered to the document). The model answers with ``[n]`` markers;
+each cited chunk is narrowed to the *line* that best overlaps the answer, so the citation box is a
+line a reviewer can see highlighted, not half a page. Answers without markers are attributed to
+the line they overlap most (small local models often forget markers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from projects.document_intelligence.model import BBox, DocChunk, Document, chunk_document
+from projects.document_intelligence.settings import DocIntSettings
+from shared.retrieval.models import Chunk, Principal, SearchFilters
+from shared.retrieval.models import Document as StoreDocument
+from shared.retrieval.search import Searcher, SearchRequest
+from shared.retrieval.store import PgVectorStore
+from shared.serving.base import ChatModel, Embedder
+from shared.serving.types import ChatMessage, ChatRequest
+
+COLLECTION = "docint"
+_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.,/:-]*")
+_STOP = frozenset("the a an and or of to in on for is are was were be by with as at it this that from what".split())
+
+SYSTEM = (
+    "You answer questions about one document using only the numbered excerpts given. "
+    "Quote numbers, dates and names exactly as written. Cite the excerpt you used as [n]. "
+    "If the excerpts do not contain the answer, say: not found in the document."
+)
+
+
+class Citation(BaseModel):
+    n: int
+    page: int
+    bbox: BBox
+    text: str = Field(description="the cited line(s)")
+
+
+class QaAnswer(BaseModel):
+    answer: str
+    citations: list[Citation]
+    chunks_used: int
+
+
+class QaEvent(BaseModel):
+    event: str
+    data: Any
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower().strip(".,:") for w in _WORD.findall(text)} - _STOP
+
+
+def store_uri(doc_id: str) -> str:
+    return f"docint://{doc_id}"
+
+
+class DocumentQA:
+    def __init__(
+        self, url: str, embedder: Embedder, chat_model: Callable[[], ChatModel], settings: DocIntSettings
+    ) -> None:
+        self.store = PgVectorStore(url)
+        self.embedder = embedder
+        self.chat_model = chat_model
+        self.settings = settings
+        self._collection_ready = False
+
+    def _ensure_collection(self) -> None:
+        if not self._collection_ready:
+            self.store.create_collection(COLLECTION, embedding_model=self.embedder.model, embedding_dim=self.embedder.dim)
+            self._collection_ready = True
+
+    def index(self, doc_id: str, tenant_id: str, doc: Document) -> int:
+        """(Re)index a parsed document; its chunks keep page and box for citations."""
+        self._ensure_collection()
+        doc_chunks = chunk_document(doc, self.settings.chunk_max_chars)
+        sdoc = StoreDocument(
+            collection=COLLECTION, source_uri=store_uri(doc_id), text=doc.text or " ", title=doc.filename,
+            tenant_id=tenant_id, metadata={"docint_id": doc_id},
+        )  # fmt: skip
+        chunks = [
+            Chunk(document_id=sdoc.id, ordinal=c.ordinal, text=c.text, page=c.page, section=c.heading or None,
+                  metadata={"bbox": list(c.bbox), "block_ids": c.block_ids})
+            for c in doc_chunks
+        ]  # fmt: skip
+        vectors = self.embedder.embed([c.text for c in chunks]) if chunks else None
+        self.store.upsert_document(sdoc, chunks, vectors, force=True)
+        return len(chunks)
+
+    # -- answering -------------------------------------------------------------------------------------
+
+    def _context(self, user: Principal, doc_id: str, doc: Document, question: str) -> list[DocChunk]:
+        chunks = chunk_document(doc, self.settings.chunk_max_chars)
+        if len(chunks) <= self.settings.qa_k:
+            return chunks
+        self._ensure_collection()
+        results = Searcher(self.store, self.embedder).search(
+            SearchRequest(
+                collection=COLLECTION, query=question, principal=user, k=self.settings.qa_k, lexical="any",
+                filters=SearchFilters(source_uris=[store_uri(doc_id)]),
+            )
+        )  # fmt: skip
+        out: list[DocChunk] = []
+        for r in results:
+            match = next((c for c in chunks if c.page == r.page and c.text == r.text), None)
+            if match is not None:
+                out.append(match)
+        return out or chunks[: self.settings.qa_k]
+
+    def _request(self, question: str, context: list[DocChunk]) -> ChatRequest:
+        excerpts = "\n\n".join(f"[{i}] (page {c.page})\n{c.text}" for i, c in enumerate(context, start=1))
+        return ChatRequest(
+            system=SYSTEM,
+            messages=[ChatMessage.user(f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer briefly with [n].")],
+            max_tokens=self.settings.qa_max_tokens,
+        )
+
+    def _cite(self, answer: str, context: list[DocChunk], doc: Document) -> tuple[str, list[Citation]]:
+        """Map [n] markers to the best-matching line of chunk n; attribute unmarked answers by overlap."""
+        lines_by_block = {
+            b.id: (p.number, b.lines) for p in doc.pages for b in p.blocks
+        }  # block id → (page, lines)
+
+        def best_line(chunk: DocChunk, text: str) -> Citation:
+            target = _words(text)
+            page = chunk.page
+            candidates = [ln for bid in chunk.block_ids for ln in lines_by_block.get(bid, (page, []))[1]]
+            if not candidates:
+                return Citation(n=0, page=page, bbox=chunk.bbox, text=chunk.text[:300])
+            best = max(candidates, key=lambda ln: len(target & _words(ln.text)))
+            return Citation(n=0, page=page, bbox=best.bbox, text=best.text)
+
+        citations: dict[int, Citation] = {}
+
+        def replace(m: re.Match[str]) -> str:
+            valid = [int(x) for x in m.group(1).split(",") if 1 <= int(x) <= len(context)]
+            for n in valid:
+                if n not in citations:
+                    citations[n] = best_line(context[n - 1], answer).model_copy(update={"n": n})
+            return "".join(f"[{n}]" for n in valid)
+
+        text = _CITE.sub(replace, answer).strip()
+        if not citations and context and "not found in the document" not in text.lower():
+            words = _words(text)
+            overlaps = [len(words & _words(c.text)) for c in context]
+            best = max(range(len(context)), key=lambda i: overlaps[i])
+            if overlaps[best] > 0:
+                citations[best + 1] = best_line(context[best], text).model_copy(update={"n": best + 1})
+        return text, [citations[n] for n in sorted(citations)]
+
+    def ask(self, user: Principal, doc_id: str, doc: Document, question: str) -> QaAnswer:
+        context = self._context(user, doc_id, doc, question)
+        if not context:
+            return QaAnswer(answer="The document has no text to answer from.", citations=[], chunks_used=0)
+        result = self.chat_model().chat(self._request(question, context))
+        text, citations = self._cite(result.text, context, doc)
+        return QaAnswer(answer=text, citations=citations, chunks_used=len(context))
+
+    def ask_stream(self, user: Principal, doc_id: str, doc: Document, question: str) -> Iterator[QaEvent]:
+        """Tokens as they come, then the cleaned answer with its citations (``final``)."""
+        context = self._context(user, doc_id, doc, question)
+        if not context:
+            yield QaEvent(event="final", data={"answer": "The document has no text to answer from.", "citations": []})
+            return
+        parts: list[str] = []
+        for chunk in self.chat_model().stream(self._request(question, context)):
+            if chunk.delta:
+                parts.append(chunk.delta)
+                yield QaEvent(event="token", data={"text": chunk.delta})
+        text, citations = self._cite("".join(parts), context, doc)
+        yield QaEvent(
+            event="final",
+            data={"answer": text, "citations": [c.model_dump() for c in citations], "chunks_used": len(context)},
+        )
