@@ -204,54 +204,48 @@ def chunk_document(doc: Document, max_chars: int = 1200) -> list[DocChunk]:
     """
     chunks: list[DocChunk] = []
     heading = ""
+
+    def emit(page: int, blocks: list[Block]) -> None:
+        text = "\n".join(md for md in (b.to_markdown() for b in blocks) if md).strip()
+        if text:
+            chunks.append(
+                DocChunk(
+                    ordinal=len(chunks), page=page, text=text, heading=heading,
+                    block_ids=[b.id for b in blocks], bbox=union([b.bbox for b in blocks]),
+                )
+            )  # fmt: skip
+
+    def line_window(block: Block, lines: list[Line]) -> Block:
+        return block.model_copy(update={"lines": lines, "bbox": union([x.bbox for x in lines]), "table": None})
+
     for page in doc.pages:
         buf: list[Block] = []
         size = 0
-
-        def flush() -> None:
-            nonlocal buf, size
-            text = "\n".join(b.to_markdown() for b in buf if b.to_markdown()).strip()
-            if text:
-                chunks.append(
-                    DocChunk(
-                        ordinal=len(chunks), page=page.number, text=text, heading=heading,
-                        block_ids=[b.id for b in buf], bbox=union([b.bbox for b in buf]),
-                    )
-                )  # fmt: skip
-            buf, size = [], 0
-
         for block in sorted(page.blocks, key=lambda b: b.order):
             if block.kind in ("header", "footer"):
                 continue
             md = block.to_markdown()
             if not md:
                 continue
+            if block.kind == "title" or (size + len(md) > max_chars and buf):
+                emit(page.number, buf)
+                buf, size = [], 0
             if block.kind == "title":
-                flush()
                 heading = block.text.strip()
-            if size + len(md) > max_chars and buf:
-                flush()
-            if len(md) > max_chars:
-                # one long block: split its lines into windows that each keep their own box
-                window: list[Line] = []
-                wsize = 0
-                for line in block.lines:
-                    if wsize + len(line.text) > max_chars and window:
-                        part = block.model_copy(
-                            update={"lines": window, "bbox": union([x.bbox for x in window]), "table": None}
-                        )
-                        buf, size = [part], wsize
-                        flush()
-                        window, wsize = [], 0
-                    window.append(line)
-                    wsize += len(line.text) + 1
-                if window:
-                    buf = [
-                        block.model_copy(update={"lines": window, "bbox": union([x.bbox for x in window]), "table": None})
-                    ]
-                    size = wsize
+            if len(md) <= max_chars:
+                buf.append(block)
+                size += len(md) + 1
                 continue
-            buf.append(block)
-            size += len(md) + 1
-        flush()
+            # one long block: windows of its lines, each keeping its own box
+            window: list[Line] = []
+            wsize = 0
+            for line in block.lines:
+                if wsize + len(line.text) > max_chars and window:
+                    emit(page.number, [line_window(block, window)])
+                    window, wsize = [], 0
+                window.append(line)
+                wsize += len(line.text) + 1
+            if window:
+                buf, size = [line_window(block, window)], wsize
+        emit(page.number, buf)
     return chunks

@@ -32,7 +32,10 @@ from shared.serving.types import ChatMessage, ChatRequest
 COLLECTION = "docint"
 _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.,/:-]*")
-_STOP = frozenset("the a an and or of to in on for is are was were be by with as at it this that from what".split())
+_STOP = frozenset(
+    {"the", "a", "an", "and", "or", "of", "to", "in", "on", "for", "is", "are", "was", "were", "be", "by"}
+    | {"with", "as", "at", "it", "this", "that", "from", "what"}
+)
 
 SYSTEM = (
     "You answer questions about one document using only the numbered excerpts given. "
@@ -79,7 +82,8 @@ class DocumentQA:
 
     def _ensure_collection(self) -> None:
         if not self._collection_ready:
-            self.store.create_collection(COLLECTION, embedding_model=self.embedder.model, embedding_dim=self.embedder.dim)
+            emb = self.embedder
+            self.store.create_collection(COLLECTION, embedding_model=emb.model, embedding_dim=emb.dim)
             self._collection_ready = True
 
     def index(self, doc_id: str, tenant_id: str, doc: Document) -> int:
@@ -129,9 +133,7 @@ class DocumentQA:
 
     def _cite(self, answer: str, context: list[DocChunk], doc: Document) -> tuple[str, list[Citation]]:
         """Map [n] markers to the best-matching line of chunk n; attribute unmarked answers by overlap."""
-        lines_by_block = {
-            b.id: (p.number, b.lines) for p in doc.pages for b in p.blocks
-        }  # block id → (page, lines)
+        lines_by_block = {b.id: (p.number, b.lines) for p in doc.pages for b in p.blocks}  # block id → (page, lines)
 
         def best_line(chunk: DocChunk, text: str) -> Citation:
             target = _words(text)

@@ -65,8 +65,7 @@ STATEMENTS = (
         updated_at timestamptz NOT NULL DEFAULT now()
     )""",
     "CREATE INDEX IF NOT EXISTS di_documents_tenant ON di_documents (tenant_id, created_at DESC)",
-    "CREATE INDEX IF NOT EXISTS di_documents_review ON di_documents (tenant_id, status) "
-    "WHERE status = 'needs_review'",
+    "CREATE INDEX IF NOT EXISTS di_documents_review ON di_documents (tenant_id, status) WHERE status = 'needs_review'",
     """CREATE TABLE IF NOT EXISTS di_pages (
         document_id uuid NOT NULL REFERENCES di_documents(id) ON DELETE CASCADE,
         number int NOT NULL,

@@ -189,9 +189,7 @@ class DocumentService:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("UPDATE di_documents SET stage = %s, updated_at = now() WHERE id = %s", (stage, doc_id))
 
-    def _parse_pages(
-        self, doc_id: str, filename: str, digest: str, n_pages: int, progress: Progress | None
-    ) -> None:
+    def _parse_pages(self, doc_id: str, filename: str, digest: str, n_pages: int, progress: Progress | None) -> None:
         with psycopg.connect(self.url) as conn:
             done = {r[0] for r in conn.execute("SELECT number FROM di_pages WHERE document_id = %s", (doc_id,))}
             data = conn.execute("SELECT data FROM di_blobs WHERE sha256 = %s", (digest,)).fetchone()[0]
@@ -367,11 +365,7 @@ class DocumentService:
                     "sources": {k: v.get("source") for k, v in fields.items()},
                     "corrected_fields": sorted(row["corrected"]),
                     "line_items": (row["extraction"] or {}).get("line_items", []),
-                    "pages": [
-                        {"number": p.number, "width": p.width, "height": p.height,
-                         "lines": [{"text": ln.text, "bbox": ln.bbox} for ln in p.lines]}
-                        for p in doc.pages
-                    ],  # fmt: skip
+                    "pages": [_page_lines(p) for p in doc.pages],
                 }
 
     # -- workers ---------------------------------------------------------------------------------------
@@ -394,3 +388,12 @@ class DocumentService:
     def drain(self) -> None:
         """Run queued jobs in this thread until none is left (tests, CLIs, the demo loader)."""
         self.queue.run_worker(queues=[self.settings.job_queue], wait=False, concurrency=1)
+
+
+def _page_lines(page: Page) -> dict[str, Any]:
+    return {
+        "number": page.number,
+        "width": page.width,
+        "height": page.height,
+        "lines": [{"text": ln.text, "bbox": ln.bbox} for ln in page.lines],
+    }
