@@ -127,6 +127,11 @@ class ApiSettings(BaseModel):
     )
     rate_limit: str = Field(default="120/minute", description="per API key (or client IP without auth)")
     max_body_bytes: int = Field(default=1_048_576, description="larger request bodies get 413 (chunked ones too)")
+    max_upload_body_bytes: int = Field(
+        default=64 * 1_048_576,
+        description="the cap for multipart/form-data bodies (file uploads: scanned PDFs are megabytes); each "
+        "project still enforces its own per-file limit",
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8501", "http://localhost:8501"],
         description="browser origins allowed to call the API (the portal)",

@@ -235,7 +235,7 @@ def create_app(
                 "expose_headers": ["X-Request-ID", "Retry-After"],
             },
         ),
-        (BodySizeLimitMiddleware, {"max_bytes": api.max_body_bytes}),
+        (BodySizeLimitMiddleware, {"max_bytes": api.max_body_bytes, "max_upload_bytes": api.max_upload_body_bytes}),
         (ApiKeyMiddleware, {"keys": keys, "exempt": EXEMPT_PATHS}),
         (RateLimitMiddleware, {"strategy": limiter.limiter, "rate": api.rate_limit, "exempt": EXEMPT_PATHS}),
         (JsonContentTypeMiddleware, {}),

@@ -126,20 +126,25 @@ class RequestTooLarge(HTTPException):
 
 
 class BodySizeLimitMiddleware:
-    """413 for bodies over ``max_bytes``: up front from Content-Length, else while the body streams in."""
+    """413 for bodies over the limit: up front from Content-Length, else while the body streams in.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    File uploads (``multipart/form-data``) get their own, larger cap: a JSON body over a megabyte is a
+    mistake or an attack, a scanned PDF over a megabyte is Tuesday.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes if max_upload_bytes is not None else max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        content_type = (_header(scope, b"content-type") or "").lower()
+        limit = self.max_upload_bytes if content_type.startswith("multipart/form-data") else self.max_bytes
         length = _header(scope, b"content-length")
-        if length is not None and length.strip().isdigit() and int(length) > self.max_bytes:
-            return await _reject(
-                scope, receive, send, 413, "Payload Too Large", f"request body exceeds {self.max_bytes} bytes"
-            )
+        if length is not None and length.strip().isdigit() and int(length) > limit:
+            return await _reject(scope, receive, send, 413, "Payload Too Large", f"request body exceeds {limit} bytes")
         received = 0
         started = False
 
@@ -148,8 +153,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise RequestTooLarge(self.max_bytes)
+                if received > limit:
+                    raise RequestTooLarge(limit)
             return message
 
         async def send_wrapper(message: Message) -> None:

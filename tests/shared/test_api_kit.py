@@ -69,9 +69,17 @@ def _router(release: threading.Event | None = None) -> APIRouter:
     return router
 
 
-def _app(*, keys: list[str] | None = None, rate: str = "1000/minute", max_body: int = 1024, checks=None, release=None):
+def _app(
+    *, keys: list[str] | None = None, rate: str = "1000/minute", max_body: int = 1024, max_upload: int = 4096,
+    checks=None, release=None,
+):  # fmt: skip
     settings = Settings(
-        api=ApiSettings(api_keys=[SecretStr(k) for k in keys or []], rate_limit=rate, max_body_bytes=max_body),
+        api=ApiSettings(
+            api_keys=[SecretStr(k) for k in keys or []],
+            rate_limit=rate,
+            max_body_bytes=max_body,
+            max_upload_body_bytes=max_upload,
+        ),
         observability=ObservabilitySettings(service_name="kit-test", log_json=True),
     )
     return create_app("kit-test", routers=[("/v1", _router(release))], readiness_checks=checks, settings=settings)
@@ -117,6 +125,17 @@ def test_service_problem_error_and_unknown_route(client: TestClient) -> None:
 def test_oversized_body_with_content_length_is_413(client: TestClient) -> None:
     body = _is_problem(client.post("/v1/items", json={"name": "x" * 2000}), 413)
     assert "1024" in body["detail"]
+
+
+def test_file_uploads_have_their_own_larger_cap(client: TestClient) -> None:
+    # 3,000 bytes: over the JSON cap (1,024), under the multipart cap (4,096)
+    ok = client.post("/v1/upload", files={"file": ("a.bin", b"x" * 3000, "application/octet-stream")})
+    assert ok.status_code == 200, ok.text
+    _is_problem(client.post("/v1/raw", content=b"x" * 3000, headers={"content-type": "application/json"}), 413)
+    body = _is_problem(
+        client.post("/v1/upload", files={"file": ("a.bin", b"x" * 5000, "application/octet-stream")}), 413
+    )
+    assert "4096" in body["detail"]
 
 
 def test_oversized_chunked_body_without_content_length_is_413(client: TestClient) -> None:
