@@ -13,34 +13,8 @@ from projects.enterprise_rag.service import RagService
 from projects.enterprise_rag.settings import RagSettings
 from shared.api.app import create_app
 from shared.api.context import ServiceContext
-from shared.serving.base import ChatModel
 from shared.serving.embeddings import LocalEmbedder
-from shared.serving.types import ChatRequest, ChatResult, StreamChunk, Usage
-
-
-class RecordingChat(ChatModel):
-    """Returns scripted replies (the last one repeats) and records every request it was given."""
-
-    backend = "test"
-    model = "recording"
-
-    def __init__(self, *replies: str) -> None:
-        self.replies = list(replies) or ["ok [1]"]
-        self.calls: list[ChatRequest] = []
-
-    def _next(self) -> str:
-        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-
-    def chat(self, request: ChatRequest) -> ChatResult:
-        self.calls.append(request)
-        return ChatResult(text=self._next(), model=self.model, backend=self.backend, usage=Usage(total_tokens=3))
-
-    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
-        self.calls.append(request)
-        words = self._next().split(" ")
-        for i, word in enumerate(words):
-            yield StreamChunk(delta=word if i == 0 else " " + word)
-        yield StreamChunk(finish_reason="stop", usage=Usage(total_tokens=3))
+from shared.testing.doubles import RecordingChat
 
 
 def headers(user: str = "alice", tenant: str = "acme", groups: str = "") -> dict[str, str]:
