@@ -145,9 +145,9 @@ def _paragraphs(lines: list[Line]) -> list[list[Line]]:
             size = max(_h(b), _h(last))
             x_overlap = min(right, b[2]) - max(left, b[0])
             similar = 0.75 <= _h(b) / _h(last) <= 1.33
-            if -0.5 * size <= gap <= 0.8 * size and x_overlap > 0.3 * min(right - left, b[2] - b[0]) and similar:
-                if best_gap is None or gap < best_gap:
-                    best, best_gap = block, gap
+            close = -0.5 * size <= gap <= 0.8 * size and x_overlap > 0.3 * min(right - left, b[2] - b[0])
+            if close and similar and (best_gap is None or gap < best_gap):
+                best, best_gap = block, gap
         if best is None:
             blocks.append([line])
         else:
@@ -188,9 +188,9 @@ def edge_texts(blocks: list[Block], page_height: float) -> set[str]:
     out = set()
     for b in blocks:
         cy = (b.bbox[1] + b.bbox[3]) / 2
-        if (cy <= EDGE_BAND * page_height or cy >= (1 - EDGE_BAND) * page_height) and len(b.lines) <= 2:
-            if b.text.strip():
-                out.add(_norm(b.text))
+        in_band = cy <= EDGE_BAND * page_height or cy >= (1 - EDGE_BAND) * page_height
+        if in_band and len(b.lines) <= 2 and b.text.strip():
+            out.add(_norm(b.text))
     return out
 
 

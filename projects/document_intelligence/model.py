@@ -247,9 +247,7 @@ def chunk_document(doc: Document, max_chars: int = 1200) -> list[DocChunk]:
                     wsize += len(line.text) + 1
                 if window:
                     buf = [
-                        block.model_copy(
-                            update={"lines": window, "bbox": union([x.bbox for x in window]), "table": None}
-                        )
+                        block.model_copy(update={"lines": window, "bbox": union([x.bbox for x in window]), "table": None})
                     ]
                     size = wsize
                 continue
