@@ -109,6 +109,7 @@ class SourceDocument:
     warnings: list[str]
     _iter: Callable[[int], Iterator[PageInput]] = field(repr=False)
     _close: Callable[[], None] = field(repr=False)
+    _keepalive: object = field(default=None, repr=False)
 
     def iter_pages(self, start: int = 1) -> Iterator[PageInput]:
         """Pages ``start``..n, one at a time (``start`` lets a resumed job skip pages already stored)."""
@@ -154,15 +155,18 @@ def open_source(data: bytes, filename: str = "", settings: DocIntSettings | None
 
 def _open_pdf(data: bytes, settings: DocIntSettings, notes: list[str]) -> SourceDocument:
     with PDFIUM_LOCK:
-        try:
-            pdf = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            code = getattr(exc, "err_code", None)
+        # raw load: pypdfium2 folds "loaded, 0 pages" into its load error, and pdfium's last-error code is
+        # stale after a successful load, so only a NULL handle makes the code meaningful
+        raw = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+        if not raw:
+            code = pdfium_c.FPDF_GetLastError()
             if code == pdfium_c.FPDF_ERR_PASSWORD:
-                raise InputError("encrypted_pdf", "The PDF is password-protected; upload an unencrypted copy.") from exc
-            if code == pdfium_c.FPDF_ERR_SUCCESS:
-                raise InputError("no_pages", "The PDF has no pages.") from exc
-            raise InputError("corrupt_pdf", f"The PDF cannot be read ({exc}).") from exc
+                raise InputError("encrypted_pdf", "The PDF is password-protected; upload an unencrypted copy.")
+            if code == pdfium_c.FPDF_ERR_SECURITY:
+                raise InputError("encrypted_pdf", "The PDF uses an unsupported security handler.")
+            reason = {pdfium_c.FPDF_ERR_FORMAT: "not a valid PDF structure", pdfium_c.FPDF_ERR_FILE: "unreadable"}
+            raise InputError("corrupt_pdf", f"The PDF cannot be read ({reason.get(code, f'pdfium error {code}')}).")
+        pdf = pdfium.PdfDocument(raw)  # reads from ``data``: SourceDocument keeps it alive (``_keepalive``)
         try:
             n = len(pdf)
             if n < 1:
@@ -219,7 +223,7 @@ def _open_pdf(data: bytes, settings: DocIntSettings, notes: list[str]) -> Source
                 _render=lambda dpi, i=index: render(i, dpi),
             )
 
-    return SourceDocument("application/pdf", n, notes, iterate, close)
+    return SourceDocument("application/pdf", n, notes, iterate, close, _keepalive=data)
 
 
 def _capped_scale(w: float, h: float, scale: float, settings: DocIntSettings) -> float:

@@ -213,7 +213,7 @@ def _mark_edges(drafts: list[_Draft], height: float, unit: Unit, repeated: set[s
             near = min((d.bbox[1] - o[3] for o in others if o[3] <= d.bbox[1] + 1e-6), default=height)
         # photos (px pages) are tight crops: a receipt's company name sits in the top band, so geometry
         # alone only counts on document pages; repetition counts everywhere
-        apart = unit == "pt" and near >= 2 * line_h
+        apart = unit == "pt" and near >= 2 * line_h and d.kind != "title"  # a big title is not a running head
         if _norm(text) in repeated or apart:
             d.kind = "header" if top else "footer"
 

@@ -22,9 +22,10 @@ from projects.document_intelligence.layout import (
     plain_blocks,
     words_to_lines,
 )
-from projects.document_intelligence.model import Document, Line, Page, Word
+from projects.document_intelligence.model import Document, Line, Page, Word, union
 from projects.document_intelligence.ocr import OcrEngine, OcrPage, get_ocr_engine, ocr_page, upright
 from projects.document_intelligence.settings import DocIntSettings, get_docint_settings
+from projects.document_intelligence.tables import cluster_rows, split_row
 from shared.observability.tracing import span
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,25 @@ def ocr_lines_to_model(result: OcrPage, factor: float, width: float, height: flo
                 )
             )
         lines.append(Line(text=ln.text, bbox=box(ln.bbox), confidence=conf, words=words))
-    return lines
+    return merge_row_fragments(lines)
+
+
+def merge_row_fragments(lines: list[Line], gap_factor: float = 1.2) -> list[Line]:
+    """Join OCR lines the detector split at an ordinary word gap, so OCR and text-layer lines are cut alike
+    (only at gaps wider than ``gap_factor`` × the text height: columns and table cells stay apart)."""
+    merged = []
+    for row in cluster_rows(lines, lambda ln: ln.bbox):
+        for seg in split_row(row, lambda ln: ln.bbox, gap_factor):
+            if len(seg) == 1:
+                merged.append(seg[0])
+                continue
+            merged.append(
+                Line(
+                    text=" ".join(ln.text for ln in seg), bbox=union([ln.bbox for ln in seg]),
+                    confidence=min(ln.confidence for ln in seg), words=[w for ln in seg for w in ln.words],
+                )
+            )  # fmt: skip
+    return merged
 
 
 class DocumentParser:
