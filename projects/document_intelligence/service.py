@@ -98,7 +98,8 @@ class DocumentService:
         Raises the parser's ``InputError`` (with ``code``) for anything wrong with the file; nothing
         is stored then.
         """
-        source = self.components.parser.open(data, filename)
+        with self.components.parser.open(data, filename) as source:
+            media_type, n_pages, warnings = source.media_type, source.n_pages, list(source.warnings)
         digest = hashlib.sha256(data).hexdigest()
         doc_id = str(uuid.uuid4())
         with psycopg.connect(self.url) as conn, conn.transaction():
@@ -109,8 +110,8 @@ class DocumentService:
             conn.execute(
                 "INSERT INTO di_documents (id, tenant_id, created_by, filename, media_type, sha256, size_bytes, "
                 "n_pages, warnings, requested_type) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (doc_id, user.tenant_id, user.user_id, filename, source.media_type, digest, len(data),
-                 source.n_pages, Jsonb(list(source.warnings)), doc_type),
+                (doc_id, user.tenant_id, user.user_id, filename, media_type, digest, len(data), n_pages,
+                 Jsonb(warnings), doc_type),
             )  # fmt: skip
         self._enqueue(doc_id)
         return self.get(user, doc_id)
@@ -190,32 +191,43 @@ class DocumentService:
             conn.execute("UPDATE di_documents SET stage = %s, updated_at = now() WHERE id = %s", (stage, doc_id))
 
     def _parse_pages(self, doc_id: str, filename: str, digest: str, n_pages: int, progress: Progress | None) -> None:
+        """Parse and store pages after the last stored one (pages are stored in order, one transaction each)."""
+        from projects.document_intelligence.layout import edge_texts
+
         with psycopg.connect(self.url) as conn:
-            done = {r[0] for r in conn.execute("SELECT number FROM di_pages WHERE document_id = %s", (doc_id,))}
+            stored = [
+                Page.model_validate(r[0])
+                for r in conn.execute("SELECT page FROM di_pages WHERE document_id = %s ORDER BY number", (doc_id,))
+            ]
             data = conn.execute("SELECT data FROM di_blobs WHERE sha256 = %s", (digest,)).fetchone()[0]
-        if len(done) >= n_pages:
+        if len(stored) >= n_pages:
             return
+        # headers/footers are recognised by repetition across pages: a resumed job needs what earlier pages saw
+        repeated: set[str] = set()
+        for page in stored:
+            repeated |= edge_texts(page.blocks, page.height)
         parser = self.components.parser
-        for page_input in parser.open(bytes(data), filename).iter_pages():
-            if page_input.number in done:
-                continue  # resumed job: this page was stored by an earlier attempt
-            t0 = time.perf_counter()
-            page: Page = parser.parse_page(page_input)
-            seconds = time.perf_counter() - t0
-            with psycopg.connect(self.url) as conn, conn.transaction():
-                conn.execute(
-                    "INSERT INTO di_pages (document_id, number, source, page, text, seconds) "
-                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (document_id, number) DO NOTHING",
-                    (doc_id, page.number, page.source, Jsonb(page.model_dump(mode="json")), page.text, seconds),
-                )
-                conn.execute(
-                    "UPDATE di_documents SET pages_done = (SELECT count(*) FROM di_pages WHERE document_id = %s), "
-                    "updated_at = now() WHERE id = %s",
-                    (doc_id, doc_id),
-                )
-            done.add(page.number)
-            if progress is not None:
-                progress.update(len(done), n_pages, f"page {page.number} ({page.source})")
+        with parser.open(bytes(data), filename) as source:
+            for page_input in source.iter_pages(start=len(stored) + 1):
+                t0 = time.perf_counter()
+                page: Page = parser.parse_page(page_input, repeated)
+                repeated |= edge_texts(page.blocks, page.height)
+                self._store_page(doc_id, page, time.perf_counter() - t0)
+                if progress is not None:
+                    progress.update(page.number, n_pages, f"page {page.number} ({page.source})")
+
+    def _store_page(self, doc_id: str, page: Page, seconds: float) -> None:
+        with psycopg.connect(self.url) as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO di_pages (document_id, number, source, page, text, seconds) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (document_id, number) DO NOTHING",
+                (doc_id, page.number, page.source, Jsonb(page.model_dump(mode="json")), page.text, seconds),
+            )
+            conn.execute(
+                "UPDATE di_documents SET pages_done = (SELECT count(*) FROM di_pages WHERE document_id = %s), "
+                "updated_at = now() WHERE id = %s",
+                (doc_id, doc_id),
+            )
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -275,7 +287,13 @@ class DocumentService:
             raise DocumentNotFound(f"{doc_id} page {number}")
         with psycopg.connect(self.url) as conn:
             data = conn.execute("SELECT data FROM di_blobs WHERE sha256 = %s", (row["sha256"],)).fetchone()[0]
-        image = self.components.parser.render_page(bytes(data), row["filename"], number, dpi)
+            stored = conn.execute(
+                "SELECT (page->>'rotation')::int, (page->>'skew')::float FROM di_pages "
+                "WHERE document_id = %s AND number = %s",
+                (doc_id, number),
+            ).fetchone()
+        rotation, skew = stored if stored else (0, 0.0)  # boxes are in the upright, deskewed frame: match it
+        image = self.components.parser.render_page(bytes(data), row["filename"], number, dpi, rotation, skew)
         buf = io.BytesIO()
         image.save(buf, format="PNG")
         return buf.getvalue()

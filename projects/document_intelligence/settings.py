@@ -25,8 +25,8 @@ class DocIntSettings(BaseSettings):
     max_image_pixels: int = Field(
         default=80_000_000,
         ge=1,
-        description="decoded pixels per image/frame (a 20,000×20,000 scan is 400 M: refused before decoding; "
-        "PIL's own bomb guard is set to this)",
+        description="decoded pixels per image/frame (a 20,000×20,000 scan is 400 M: refused from the header, "
+        "before any pixel is decoded; PIL's bomb warning is also raised as an error when a frame is decoded)",
     )
     max_image_side: int = Field(default=12_000, ge=1, description="longest side of an input image, pixels")
 
