@@ -118,9 +118,16 @@ class DocumentClassifier:
 
     def knn(self, text: str) -> Classification:
         """Distance-weighted vote of the k nearest training documents (cosine)."""
+        return self.knn_many([text])[0]
+
+    def knn_many(self, texts: list[str]) -> list[Classification]:
+        """``knn`` for many texts with one embedding batch (evaluation, batch jobs)."""
         matrix, labels = self.index()
-        q = np.asarray(self.embedder.embed([text[: self.settings.classify_max_chars]])[0], dtype=np.float32)
-        sims = matrix @ q
+        limit = self.settings.classify_max_chars
+        queries = np.asarray(self.embedder.embed([t[:limit] for t in texts]), dtype=np.float32)
+        return [self._vote(matrix @ q, labels) for q in queries]
+
+    def _vote(self, sims: np.ndarray, labels: np.ndarray) -> Classification:
         k = min(self.settings.classify_k, len(sims))
         top = np.argsort(-sims)[:k]
         weights = 1.0 / np.maximum(1.0 - sims[top], 1e-3)  # closer neighbours count more

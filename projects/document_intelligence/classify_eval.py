@@ -27,9 +27,8 @@ def holdout_accuracy(
     threshold = classifier.settings.classify_min_confidence
     correct, unsure, confusions = 0, 0, Counter()
     start = time.perf_counter()
-    for d in docs:
-        text = ocr_noise(d.text, rng, noise) if noise else d.text
-        result = classifier.knn(text)
+    texts = [ocr_noise(d.text, rng, noise) if noise else d.text for d in docs]
+    for d, result in zip(docs, classifier.knn_many(texts), strict=True):
         correct += result.doc_type == d.doc_type
         unsure += result.confidence < threshold
         if result.doc_type != d.doc_type:

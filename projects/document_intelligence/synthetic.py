@@ -288,7 +288,8 @@ def _invoice(rng: random.Random, doc_id: str, long: bool, template: str | None) 
         tail = [txt(f"Please quote invoice {number} with your payment.", role="footer")]
     elif template == "tax":
         style.title_align, style.font = "C", "times"
-        lay += [txt(vendor.upper(), role="title", align="C"), txt(_one_line(vendor_addr), align="C")]
+        vendor = vendor.upper()
+        lay += [txt(vendor, role="title", align="C"), txt(_one_line(vendor_addr), align="C")]
         lay += [
             txt(f"Tax Reg. No: {rng.randint(10**9, 10**10 - 1)}", align="C"),
             txt("TAX INVOICE", role="heading", align="C"),
@@ -337,6 +338,11 @@ def _invoice(rng: random.Random, doc_id: str, long: bool, template: str | None) 
 # -- receipt -------------------------------------------------------------------------------------------------
 
 
+def _items(rng: random.Random, names: tuple[str, ...], n: int) -> list[str]:
+    """``n`` item names, distinct while the list lasts (a long till roll repeats items)."""
+    return rng.sample(names, n) if n <= len(names) else rng.choices(names, k=n)
+
+
 def _cash_for(rng: random.Random, total: Decimal) -> Decimal:
     notes = [Decimal(n) for n in (5, 10, 20, 50, 100, 200)]
     cash = next((n for n in notes if n >= total), (total / 100).to_integral_value(rounding="ROUND_CEILING") * 100)
@@ -356,7 +362,7 @@ def _receipt(rng: random.Random, doc_id: str, long: bool, template: str | None) 
         prefix, suffix = rng.choice(v.MY_SHOP_PREFIXES), rng.choice(v.MY_SHOP_SUFFIXES)
         company = " ".join(p for p in (prefix, rng.choice(v.MY_SHOP_NAMES), suffix) if p)
         addr = _address(rng, "my")
-        for name in rng.sample(v.MY_ITEMS, n):
+        for name in _items(rng, v.MY_ITEMS, n):
             qty, unit = Decimal(rng.randint(1, 4)), _money(rng, 0.5, 35)
             items.append(
                 {"description": name, "quantity": str(qty), "unit_price": dec(unit), "amount": dec(qty * unit)}
@@ -408,7 +414,7 @@ def _receipt(rng: random.Random, doc_id: str, long: bool, template: str | None) 
     elif template == "us_retail":
         company = rng.choice(v.SHOP_NAMES)
         addr = _address(rng, "us")
-        for name in rng.sample(v.RETAIL_ITEMS, min(n, len(v.RETAIL_ITEMS))):
+        for name in _items(rng, v.RETAIL_ITEMS, n):
             qty, unit = Decimal(rng.choice((1, 1, 1, 2, 3))), _money(rng, 0.79, 24.99)
             items.append(
                 {"description": name, "quantity": str(qty), "unit_price": dec(unit), "amount": dec(qty * unit)}
@@ -459,7 +465,7 @@ def _receipt(rng: random.Random, doc_id: str, long: bool, template: str | None) 
     else:  # eu_shop: VAT included in the prices, as European tills print it
         company = rng.choice(v.EU_SHOP_NAMES)
         addr = _address(rng, "eu")
-        for name in rng.sample(v.EU_ITEMS, min(n, len(v.EU_ITEMS))):
+        for name in _items(rng, v.EU_ITEMS, n):
             qty, unit = Decimal(rng.choice((1, 1, 2, 3))), _money(rng, 0.45, 9.9)
             items.append(
                 {"description": name, "quantity": str(qty), "unit_price": dec(unit), "amount": dec(qty * unit)}
