@@ -73,6 +73,18 @@ class DocIntSettings(BaseSettings):
     job_queue: str = "docint"
     storage_dir: str = Field(default="var/docint", description="uploaded originals (by content hash) live here")
 
+    # -- classifier training corpus (synthetic.py / classify.py) -----------------------------------------
+    classify_train_per_type: int = Field(
+        default=30, ge=2, le=500, description="generated training documents per type, embedded once per process"
+    )
+    classify_train_seed: int = Field(default=1, description="corpus seed (the demo set uses 7, hold-out checks 99)")
+    classify_max_chars: int = Field(
+        default=1000, ge=100, description="leading document text embedded (MiniLM reads ~256 tokens anyway)"
+    )
+    classify_min_similarity: float = Field(
+        default=0.35, ge=0, le=1, description="nearest-neighbour cosine below which the vote share is discounted"
+    )
+
 
 @lru_cache(maxsize=1)
 def get_docint_settings() -> DocIntSettings:
