@@ -16,6 +16,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from projects.document_intelligence.doc_types import DocType
 from projects.document_intelligence.inputs import InputError
 from projects.document_intelligence.model import Document
 from projects.document_intelligence.qa import QaAnswer
@@ -26,7 +27,6 @@ from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
 from shared.retrieval.models import Principal
 
-DocType = Literal["invoice", "receipt", "form", "letter", "contract", "id", "other"]
 _INPUT_STATUS = {"too_large": 413, "unsupported_type": 415}
 _TITLES = {413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content"}
 

@@ -71,7 +71,9 @@ class DocIntSettings(BaseSettings):
     # -- jobs --------------------------------------------------------------------------------------------
     inline_worker: bool = Field(default=True, description="run a job worker thread inside the API process")
     job_queue: str = "docint"
-    storage_dir: str = Field(default="var/docint", description="uploaded originals (by content hash) live here")
+    demo_sync: int = Field(
+        default=8, ge=0, description="make demo: documents processed before the portal opens (the rest queue)"
+    )
 
     # -- classifier training corpus (synthetic.py / classify.py) -----------------------------------------
     classify_train_per_type: int = Field(

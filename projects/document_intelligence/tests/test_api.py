@@ -113,7 +113,9 @@ def test_questions_are_answered_with_page_and_line_box(
 ) -> None:
     doc = _process(client, service, invoice_pdf(), doc_type="invoice")
     chat.replies = ["The total is 50.50 [1]."]
-    resp = client.post(f"/docintel/documents/{doc['id']}/ask", json={"question": "What is the total?"}, headers=headers())
+    resp = client.post(
+        f"/docintel/documents/{doc['id']}/ask", json={"question": "What is the total?"}, headers=headers()
+    )
     assert resp.status_code == 200, resp.text
     answer = resp.json()
     assert answer["answer"] == "The total is 50.50 [1]."
@@ -123,9 +125,7 @@ def test_questions_are_answered_with_page_and_line_box(
     assert "Total: 50.50" in chat.calls[-1].messages[0].content  # the document text was in the prompt
 
     chat.replies = ["It is 50.50."]  # no marker: attributed to the line it overlaps
-    answer = client.post(
-        f"/docintel/documents/{doc['id']}/ask", json={"question": "total?"}, headers=headers()
-    ).json()
+    answer = client.post(f"/docintel/documents/{doc['id']}/ask", json={"question": "total?"}, headers=headers()).json()
     assert answer["citations"][0]["text"] == "Total: 50.50"
 
     chat.replies = ["The total is 50.50 [1]."]

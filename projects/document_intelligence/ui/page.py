@@ -16,6 +16,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from projects.document_intelligence.demo import TENANT as DEMO_TENANT
+from projects.document_intelligence.doc_types import DOC_TYPES
 from projects.platform.portal.client import Api
 from projects.platform.portal.client import problem_text as problem
 
@@ -111,7 +112,7 @@ if view == "Upload":
     st.caption("PDF (digital or scanned, multi-page), PNG, JPEG or TIFF. Digital pages use their text layer, "
                "scanned pages go through OCR — decided per page.")  # fmt: skip
     uploaded = st.file_uploader("Document", type=["pdf", "png", "jpg", "jpeg", "tif", "tiff"])
-    known = st.selectbox("Type", ["detect", "invoice", "receipt", "form", "letter", "contract", "id", "other"])
+    known = st.selectbox("Type", ["detect", *DOC_TYPES])
     if uploaded is not None and st.button("Process"):
         data = {} if known == "detect" else {"doc_type": known}
         resp = call("POST", "/documents", files={"file": (uploaded.name, uploaded.getvalue())}, data=data)
