@@ -73,6 +73,17 @@ class DocIntSettings(BaseSettings):
     job_queue: str = "docint"
     storage_dir: str = Field(default="var/docint", description="uploaded originals (by content hash) live here")
 
+    # -- extraction (added by the field-extraction helper) ----------------------------------------------------------------
+    extract_accept_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="heuristic values at or above this are kept without asking the LLM"
+    )
+    extract_prefer_heuristics: list[str] = Field(
+        default_factory=list,
+        description="field kinds (text/date/amount/id) where a heuristic value wins a disagreement with the LLM",
+    )
+    extract_day_first: bool = Field(default=True, description="read 01/02/2024 as 1 February (False: January 2)")
+    extract_llm_max_tokens: int = Field(default=320, ge=16, le=4096, description="answer budget of one LLM call")
+
 
 @lru_cache(maxsize=1)
 def get_docint_settings() -> DocIntSettings:
