@@ -1,4 +1,4 @@
-"""SROIE key-information evaluation: the extraction pipeline beside the regex/layout-only baseline, same items, same run.
+"""SROIE key-information evaluation: the extraction pipeline beside a regex/layout-only baseline, same items and run.
 
     python -m projects.document_intelligence.eval --sroie DIR --out OUT [--mode text|image] \
         [--limit N] [--no-llm] [--concurrency N] [--baseline FILE] [--require-beats-regex]

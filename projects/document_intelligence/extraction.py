@@ -26,12 +26,15 @@ AGREEMENT_BONUS = 0.1
 
 def combine(h: FieldValue, llm: FieldValue | None, spec: FieldSpec, prefer_heuristics: set[str]) -> FieldValue:
     """One value from a heuristic candidate and an LLM candidate (either may be empty)."""
-    if llm is None or llm.value is None:
+    if llm is None or (llm.value is None and not llm.raw):
         return h
     if h.value is None:
-        return llm
+        return llm  # an unparseable LLM answer is kept too: validation flags it with its raw text
+    if llm.value is None:
+        return h
     if values_equal(spec.kind, h.value, llm.value):
-        return h.model_copy(update={"confidence": round(min(1.0, max(h.confidence, llm.confidence) + AGREEMENT_BONUS), 3)})
+        agreed = min(1.0, max(h.confidence, llm.confidence) + AGREEMENT_BONUS)
+        return h.model_copy(update={"confidence": round(agreed, 3)})
     note = f"llm said {llm.value!r}"
     if spec.kind in prefer_heuristics or h.confidence >= llm.confidence:
         return h.model_copy(update={"issues": [*h.issues, f"disagreement: {note}"]})

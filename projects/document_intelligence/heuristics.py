@@ -215,9 +215,8 @@ class HeuristicExtractor:
             m = label_re.search(text)
             if not m:
                 continue
-            if spec.kind == "amount" and spec.name in ("subtotal", "tax") and _TOTAL_NOT.search(text) is None:
-                if spec.name == "tax" and re.search(r"incl|summary|%\s*$|rate", text, re.I):
-                    continue
+            if spec.name == "tax" and re.search(r"incl|summary|rate|invoice", text, re.I):
+                continue  # "GST included in total", a tax summary table, a "TAX INVOICE" title: not the tax amount
             rest = text[m.end() :].strip()
             value, raw = self._parse(spec, rest)
             src_lines = row.lines

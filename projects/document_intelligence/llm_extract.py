@@ -170,7 +170,7 @@ class LlmExtractor:
             if kind == "currency":
                 confidence = 0.6  # a code the model inferred (RM → MYR) need not be printed
             elif source is None or score < 0.75:
-                confidence = NOT_FOUND_CONFIDENCE
+                confidence, source = NOT_FOUND_CONFIDENCE, None
                 issues.append("value not found in the document text (possible hallucination)")
             else:
                 confidence = round(0.35 + 0.5 * score, 3)  # exact match 0.85: an LLM answer grounded on a line
@@ -192,4 +192,3 @@ class LlmExtractor:
                 )
             )
         return out, items, None
-

@@ -24,7 +24,9 @@ _Y4 = r"(?:19|20)\d{2}"
 _DATE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("ymd", re.compile(rf"(?<!\d)(?P<y>{_Y4})[-/.](?P<m>\d{{1,2}})[-/.](?P<d>\d{{1,2}})(?!\d)")),
     ("dmy", re.compile(r"(?<!\d)(?P<a>\d{1,2})\s?[-/.]\s?(?P<b>\d{1,2})\s?[-/.]\s?(?P<y>\d{4}|\d{2})(?!\d)")),
-    ("d_mon_y", re.compile(rf"(?<![\d])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]*{_MON}[\s\-/.,']*(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I)),
+    ("d_mon_y", re.compile(
+        rf"(?<![\d])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]*{_MON}[\s\-/.,']*(?P<y>\d{{4}}|\d{{2}})(?!\d)", re.I
+    )),
     ("mon_d_y", re.compile(rf"(?<![a-z]){_MON}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s*(?P<y>\d{{4}})(?!\d)", re.I)),
     ("ymd8", re.compile(rf"(?<!\d)(?P<y>{_Y4})(?P<m>[01]\d)(?P<d>[0-3]\d)(?!\d)")),
 ]  # fmt: skip
@@ -103,13 +105,14 @@ _CURRENCY = re.compile(
 )
 _AMOUNT_TOKEN = re.compile(
     r"(?<![\w.,])(?P<neg1>[-−(])?\s*(?:(?:RM|MYR|SGD|USD|EUR|GBP|\$|€|£)\s*)?(?P<neg2>-)?\s*"
-    r"(?P<num>\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,3})?|\d+[.,]\d{1,3}|\d+|(?<![\d])\.\d{2}(?!\d))(?P<neg3>-|\))?(?![\w.,]*\d)",
+    r"(?P<num>\d{1,3}(?:[,.' ]\d{3})+(?:[.,]\d{1,3})?|\d+[.,]\d{1,3}|\d+|(?<![\d])\.\d{2}(?!\d))"
+    r"(?P<neg3>-|\))?(?![\w.,]*\d)",
     re.I,
 )
 
 
 def normalize_amount(raw: str | None) -> Decimal | None:
-    """A money amount as Decimal: ``RM 9.00``, ``1,234.50``, ``1.234,50``, ``9.00 SR``, ``-5.59``, ``5.59-``, ``(5.59)``.
+    """A money amount as Decimal: ``RM 9.00``, ``1,234.50``, ``1.234,50``, ``9.00 SR``, ``5.59-``, ``(5.59)``.
 
     Separator rule: when both ``,`` and ``.`` occur, the last one is the decimal mark; a lone separator
     followed by exactly three digits in groups (``1,234`` / ``1.234.567``) is a thousands mark, except a
@@ -183,7 +186,7 @@ def normalize_text(raw: str | None) -> str | None:
 
 
 def normalize_id(raw: str | None) -> str | None:
-    """Identifiers: upper case, inner spaces removed, surrounding punctuation stripped (``no. ab 12-3`` → ``AB12-3``)."""
+    """Identifiers: upper case, inner spaces and a leading "No." removed (``no. ab 12-3`` → ``AB12-3``)."""
     s = normalize_text(raw)
     if s is None:
         return None
@@ -202,7 +205,7 @@ def text_key(raw: str | None) -> str:
 
 
 def normalize_value(kind: str, raw: str | None, *, day_first: bool = True) -> str | None:
-    """Normalise by field kind (``date``/``amount``/``number``/``id``/``currency``/``text``); None when it does not parse."""
+    """Normalise by field kind (date/amount/number/id/currency/text); None when it does not parse."""
     if raw is None or not str(raw).strip():
         return None
     if kind == "date":

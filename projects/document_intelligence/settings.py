@@ -73,7 +73,7 @@ class DocIntSettings(BaseSettings):
     job_queue: str = "docint"
     storage_dir: str = Field(default="var/docint", description="uploaded originals (by content hash) live here")
 
-    # -- extraction (added by the field-extraction helper) ----------------------------------------------------------------
+    # -- extraction (added by the field-extraction helper) -------------------------------------------------
     extract_accept_confidence: float = Field(
         default=0.8, ge=0, le=1, description="heuristic values at or above this are kept without asking the LLM"
     )

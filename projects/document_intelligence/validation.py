@@ -16,6 +16,7 @@ from projects.document_intelligence.normalize import normalize_amount
 from projects.document_intelligence.schemas import specs_for
 
 PENALTY = 0.6  # multiplier on the confidence of every field a failed cross-field check involves
+BONUS = 0.15  # added to the fields a passed arithmetic check ties together (independent evidence agrees)
 MIN_YEAR = 1900
 MAX_AMOUNT = Decimal("1e10")
 
@@ -33,6 +34,13 @@ def _flag(result: ExtractionResult, code: str, message: str, names: list[str]) -
             fv.issues.append(message)
 
 
+def _confirm(result: ExtractionResult, names: list[str]) -> None:
+    for name in names:
+        fv = result.fields.get(name)
+        if fv is not None and fv.value is not None:
+            fv.confidence = round(min(0.95, fv.confidence + BONUS), 3)
+
+
 def check_formats(result: ExtractionResult, *, today: date | None = None) -> None:
     """A raw value that did not normalise is invalid; dates must be plausible, amounts finite and not absurd."""
     today = today or date.today()
@@ -45,8 +53,8 @@ def check_formats(result: ExtractionResult, *, today: date | None = None) -> Non
             fv.confidence = min(fv.confidence, 0.2)
         elif spec.kind == "date" and fv.value is not None:
             d = date.fromisoformat(fv.value)
-            horizon = today.replace(year=today.year + 50) if spec.name == "expiry" else today.replace(year=today.year + 2)
-            if not (MIN_YEAR <= d.year and d <= horizon):
+            ahead = 50 if spec.name == "expiry" else 2
+            if d.year < MIN_YEAR or d > today.replace(year=today.year + ahead):
                 _flag(result, "implausible_date", f"{name}: {fv.value} is outside the plausible range", [name])
         elif spec.kind == "amount" and fv.value is not None:
             a = _amount(fv)
@@ -62,11 +70,14 @@ def check_cross_fields(result: ExtractionResult, tolerance: float) -> None:
     tol = Decimal(str(tolerance))
     f = result.fields
     subtotal, tax, total = _amount(f.get("subtotal")), _amount(f.get("tax")), _amount(f.get("total"))
-    if subtotal is not None and tax is not None and total is not None and abs(subtotal + tax - total) > tol:
-        _flag(
-            result, "total_mismatch", f"subtotal {subtotal} + tax {tax} = {subtotal + tax}, not the total {total}",
-            ["subtotal", "tax", "total"],
-        )  # fmt: skip
+    if subtotal is not None and tax is not None and total is not None:
+        if abs(subtotal + tax - total) > tol:
+            _flag(
+                result, "total_mismatch", f"subtotal {subtotal} + tax {tax} = {subtotal + tax}, not the total {total}",
+                ["subtotal", "tax", "total"],
+            )  # fmt: skip
+        else:
+            _confirm(result, ["subtotal", "tax", "total"])
     amounts = [normalize_amount(it.amount) for it in result.line_items]
     if result.line_items and all(a is not None for a in amounts):
         items_sum = sum(a for a in amounts if a is not None)
@@ -80,6 +91,8 @@ def check_cross_fields(result: ExtractionResult, tolerance: float) -> None:
                 )  # fmt: skip
                 for it in result.line_items:
                     it.confidence = round(it.confidence * PENALTY, 3)
+        elif target is not None:
+            _confirm(result, [target_name])
     for i, it in enumerate(result.line_items):
         q, u, a = normalize_amount(it.quantity), normalize_amount(it.unit_price), normalize_amount(it.amount)
         if q is not None and u is not None and a is not None and abs(q * u - a) > tol:
