@@ -36,7 +36,7 @@ def combine(h: FieldValue, llm: FieldValue | None, spec: FieldSpec, prefer_heuri
         agreed = min(1.0, max(h.confidence, llm.confidence) + AGREEMENT_BONUS)
         return h.model_copy(update={"confidence": round(agreed, 3)})
     note = f"llm said {llm.value!r}"
-    if spec.kind in prefer_heuristics or h.confidence >= llm.confidence:
+    if spec.kind in prefer_heuristics or spec.name in prefer_heuristics or h.confidence >= llm.confidence:
         return h.model_copy(update={"issues": [*h.issues, f"disagreement: {note}"]})
     return llm.model_copy(update={"issues": [*llm.issues, f"disagreement: heuristics said {h.value!r}"]})
 
@@ -60,7 +60,12 @@ def extract(
     with span("docint.extract.heuristics", doc_type=doc_type):
         fields, items = HeuristicExtractor(day_first=settings.extract_day_first).extract(doc, doc_type)
     issues_extra: list[str] = []
-    wanted = [n for n, fv in fields.items() if fv.value is None or fv.confidence < settings.extract_accept_confidence]
+    wanted = [
+        n
+        for n, fv in fields.items()
+        if (fv.value is None or fv.confidence < settings.extract_accept_confidence)
+        and (specs[n].required or (settings.extract_llm_optional_fields and fv.value is None))
+    ]
     if doc_type in HAS_LINE_ITEMS and not items:
         wanted.append("line_items")
     if use_llm and wanted:

@@ -46,7 +46,7 @@ _TOTAL_LABELS = ("total", "grand total", "amount due", "total due", "balance due
 
 FIELD_SPECS: dict[str, tuple[FieldSpec, ...]] = {
     "receipt": (
-        FieldSpec("company", "text", True, "the merchant's name as printed at the top"),
+        FieldSpec("company", "text", True, "the business (merchant) name printed at the top, not a person's name"),
         FieldSpec("date", "date", True, "the purchase date", ("date",)),
         FieldSpec("address", "text", True, "the merchant's full address as printed"),
         FieldSpec("total", "amount", True, "the final amount paid, after rounding and tax", _TOTAL_LABELS),

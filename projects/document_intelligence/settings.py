@@ -79,10 +79,16 @@ class DocIntSettings(BaseSettings):
     )
     extract_prefer_heuristics: list[str] = Field(
         default_factory=list,
-        description="field kinds (text/date/amount/id) where a heuristic value wins a disagreement with the LLM",
+        description="field kinds (text/date/amount/id) or field names where a heuristic value wins a disagreement "
+        "with the LLM",
+    )
+    extract_llm_optional_fields: bool = Field(
+        default=False,
+        description="also ask the LLM for optional fields the heuristics did not find (slower; a small model tends "
+        "to invent a tax line that is not printed)",
     )
     extract_day_first: bool = Field(default=True, description="read 01/02/2024 as 1 February (False: January 2)")
-    extract_llm_max_tokens: int = Field(default=320, ge=16, le=4096, description="answer budget of one LLM call")
+    extract_llm_max_tokens: int = Field(default=200, ge=16, le=4096, description="answer budget of one LLM call")
 
 
 @lru_cache(maxsize=1)

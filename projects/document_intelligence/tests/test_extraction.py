@@ -169,7 +169,7 @@ def test_llm_extractor_locates_values_and_requests_only_wanted_fields() -> None:
     assert set(req.response_schema["properties"]) == {"company", "address", "date", "total"}
     assert "KEDAI MAJU SDN BHD" in req.messages[0].content and "TOTAL: 6.50" in req.messages[0].content
     assert fields["date"].value == "2019-03-05" and fields["total"].value == "6.50"
-    assert all(f.method == "llm" and f.confidence >= 0.8 for f in fields.values())
+    assert all(f.method == "llm" and f.confidence >= 0.6 for f in fields.values())  # grounded: found on a line
     assert fields["company"].source.bbox == box_of("KEDAI MAJU SDN BHD")[0]
     assert fields["address"].source.bbox[1] == 110 and fields["address"].source.bbox[3] == 153
 
@@ -185,14 +185,14 @@ def test_hallucinated_value_gets_low_confidence() -> None:
 
 def test_extract_asks_llm_only_for_weak_fields_and_combines() -> None:
     rows = [r for r in RECEIPT_ROWS if r[0] not in ("KEDAI MAJU SDN BHD", "TAN AH KOW")]
-    rows.insert(0, ("KEDAI MAJU", (60, 60, 300, 85)))  # no legal form: a positional guess, weak
+    rows.insert(0, ("MAJU JAYA", (60, 60, 300, 85)))  # no legal form: a positional guess, weak
     address = "NO. 5, JALAN BUNGA 3, 43000 KAJANG, SELANGOR."
-    fake = ScriptedChat(json.dumps({"company": "KEDAI MAJU", "address": address}))
+    fake = ScriptedChat(json.dumps({"company": "MAJU JAYA", "address": address}))
     result = extract(make_doc(rows), "receipt", chat_model=fake, settings=settings())
     wanted = set(fake.calls[0].response_schema["properties"])
     assert "company" in wanted and "address" in wanted
     assert "total" not in wanted and "date" not in wanted  # labelled date, cash-change-backed total: settled
-    assert result.fields["company"].value == "KEDAI MAJU"
+    assert result.fields["company"].value == "MAJU JAYA"
     assert result.fields["company"].confidence > 0.45  # heuristics and LLM agree
 
 
@@ -206,10 +206,10 @@ def test_hallucination_never_overrides_a_heuristic_value() -> None:
 
 def test_prefer_heuristics_setting_wins_disagreements() -> None:
     rows = [r for r in RECEIPT_ROWS if r[0] not in ("KEDAI MAJU SDN BHD", "TAN AH KOW")]
-    rows.insert(0, ("KEDAI MAJU", (60, 60, 300, 85)))
+    rows.insert(0, ("MAJU JAYA", (60, 60, 300, 85)))
     fake = ScriptedChat(json.dumps({"company": "NO. 5, JALAN BUNGA 3,"}))  # grounded but wrong
     s = settings(extract_prefer_heuristics=["text"])
-    assert extract(make_doc(rows), "receipt", chat_model=fake, settings=s).fields["company"].value == "KEDAI MAJU"
+    assert extract(make_doc(rows), "receipt", chat_model=fake, settings=s).fields["company"].value == "MAJU JAYA"
     fake2 = ScriptedChat(json.dumps({"company": "NO. 5, JALAN BUNGA 3,"}))
     assert extract(make_doc(rows), "receipt", chat_model=fake2, settings=settings()).fields["company"].value == (
         "NO. 5, JALAN BUNGA 3,"
