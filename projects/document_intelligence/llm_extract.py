@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import logging
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from projects.document_intelligence.fields import FieldValue, LineItem
 from projects.document_intelligence.geometry import group_rows, row_text
@@ -54,10 +55,24 @@ def document_text(doc: Document, max_chars: int) -> str:
     return "\n".join(parts)
 
 
+MAX_CHARS = {"text": 160, "id": 60, "date": 40, "amount": 32, "number": 32, "currency": 8}
+
+
 def request_model(doc_type: str, names: list[str]) -> type[BaseModel]:
-    """A pydantic model with only the fields still wanted (a shorter answer decodes faster on a small CPU model)."""
+    """A pydantic model with only the fields still wanted (a shorter answer decodes faster on a small CPU model).
+
+    Each string has a ``maxLength`` by kind: constrained decoding then cannot loop inside a string until
+    ``max_tokens`` cuts the JSON (on SROIE dev, before this cap, the 0.5B model repeated address fragments
+    and a third of the answers were unparseable)."""
     specs = specs_for(doc_type)
-    fields: dict = {n: (str | None, Field(default=None, description=specs[n].description)) for n in names if n in specs}
+    fields: dict = {
+        n: (
+            Annotated[str, StringConstraints(max_length=MAX_CHARS[specs[n].kind])] | None,
+            Field(default=None, description=specs[n].description),
+        )
+        for n in names
+        if n in specs
+    }
     if doc_type in HAS_LINE_ITEMS and "line_items" in names:
         fields["line_items"] = (list[LineItemFields], Field(default_factory=list))
     return create_model(f"{doc_type.capitalize()}Request", __config__=ConfigDict(extra="ignore"), **fields)
