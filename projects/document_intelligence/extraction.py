@@ -29,6 +29,10 @@ def combine(h: FieldValue, llm: FieldValue | None, spec: FieldSpec, prefer_heuri
     if llm is None or (llm.value is None and not llm.raw):
         return h
     if h.value is None:
+        if llm.value is not None and llm.source is None and spec.kind != "currency":
+            # hallucination guard: a value printed nowhere in the document is never reported as extracted;
+            # the suggestion stays visible to the reviewer as an issue on the (empty, required → review) field
+            return h.model_copy(update={"issues": [*h.issues, f"llm suggested {llm.raw!r}, not found in the document"]})
         return llm  # an unparseable LLM answer is kept too: validation flags it with its raw text
     if llm.value is None:
         return h

@@ -63,7 +63,8 @@ _REG_NO = re.compile(
 )
 _ADDRESS_STOP = re.compile(
     r"\btel\b|\btelephone\b|\bphone\b|\bfax\b|\bh/?p\b|e-?mail|@|www\.|https?:|\bgst\b|\bsst\b|invoice|receipt"
-    r"|\bdate\b|cashier|\bdoc(?:ument)?\b|\bbill\b|tax|(?:invoice|receipt|bill|doc|slip|trans|order|id)\s*no\b|\bslip\b|\btable\b|\bserver\b|\bmember\b"
+    r"|\bdate\b|\btotal\b|subtotal|cashier|\bdoc(?:ument)?\b|\bbill\b|tax"
+    r"|(?:invoice|receipt|bill|doc|slip|trans|order|id)\s*no\b|\bslip\b|\btable\b|\bserver\b|\bmember\b"
     r"|\bqty\b|mobile|whatsapp|^\+?[\d\s\-()]{7,},?$|\bterminal\b|\bpos\b|\btrans\b|\bcounter\b|\bvat\b|\bchk\b|\border\b|\bcash\b|\bt\s*:|\bp\s*:",
     re.I,
 )

@@ -33,7 +33,7 @@ from shared.serving.types import ChatMessage, ChatRequest
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND_CONFIDENCE = 0.15
+NOT_FOUND_CONFIDENCE = 0.15  # an LLM value found nowhere in the text (text needs a ≥ 0.85 similarity to count)
 LLM_BASE, LLM_SPAN = 0.3, 0.35  # grounded LLM value: 0.3 + 0.35 × match score
 SYSTEM = (
     "You extract fields from a {doc_type}. Copy each value exactly as it is printed in the document text. "
@@ -185,7 +185,7 @@ class LlmExtractor:
             issues: list[str] = []
             if kind == "currency":
                 confidence = 0.6  # a code the model inferred (RM → MYR) need not be printed
-            elif source is None or score < 0.75:
+            elif source is None or score < (0.85 if kind in ("text", "id") else 1.0):
                 confidence, source = NOT_FOUND_CONFIDENCE, None
                 issues.append("value not found in the document text (possible hallucination)")
             else:

@@ -196,6 +196,15 @@ def test_extract_asks_llm_only_for_weak_fields_and_combines() -> None:
     assert result.fields["company"].confidence > 0.45  # heuristics and LLM agree
 
 
+def test_hallucinated_value_is_not_reported_when_heuristics_have_none() -> None:
+    doc = make_doc([("KEDAI MAJU SDN BHD", (60, 60, 300, 85)), ("TOTAL 5.00", (20, 100, 300, 120))])
+    fake = ScriptedChat(json.dumps({"date": "01/06/1950", "address": "NO. 1, JALAN SATU"}))
+    result = extract(doc, "receipt", chat_model=fake, settings=settings())
+    assert result.fields["date"].value is None and result.fields["address"].value is None
+    assert any("not found in the document" in i for i in result.fields["date"].issues)
+    assert result.needs_review and "date: missing" in result.review_reasons
+
+
 def test_hallucination_never_overrides_a_heuristic_value() -> None:
     fake = ScriptedChat(json.dumps({"address": "1 INFINITE LOOP, CUPERTINO", "date": "01/01/2001"}))
     result = extract(receipt_doc(), "receipt", chat_model=fake, settings=settings())
