@@ -87,6 +87,23 @@ class DocIntSettings(BaseSettings):
         default=0.35, ge=0, le=1, description="nearest-neighbour cosine below which the vote share is discounted"
     )
 
+    # -- extraction (added by the field-extraction helper) -------------------------------------------------
+    extract_accept_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="heuristic values at or above this are kept without asking the LLM"
+    )
+    extract_prefer_heuristics: list[str] = Field(
+        default_factory=list,
+        description="field kinds (text/date/amount/id) or field names where a heuristic value wins a disagreement "
+        "with the LLM",
+    )
+    extract_llm_optional_fields: bool = Field(
+        default=False,
+        description="also ask the LLM for optional fields the heuristics did not find (slower; a small model tends "
+        "to invent a tax line that is not printed)",
+    )
+    extract_day_first: bool = Field(default=True, description="read 01/02/2024 as 1 February (False: January 2)")
+    extract_llm_max_tokens: int = Field(default=200, ge=16, le=4096, description="answer budget of one LLM call")
+
 
 @lru_cache(maxsize=1)
 def get_docint_settings() -> DocIntSettings:
