@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -76,7 +77,7 @@ class DocumentClassifier:
     def __init__(
         self,
         embedder: Embedder | None = None,
-        chat_model: ChatModel | None = None,
+        chat_model: ChatModel | Callable[[], ChatModel] | None = None,
         settings: DocIntSettings | None = None,
     ) -> None:
         if embedder is None:
@@ -94,6 +95,8 @@ class DocumentClassifier:
             from shared.serving.factory import get_chat_model
 
             self._chat = get_chat_model()
+        elif not isinstance(self._chat, ChatModel):
+            self._chat = self._chat()  # a factory (the service context's): resolved when first needed
         return self._chat
 
     def index(self) -> tuple[np.ndarray, np.ndarray]:

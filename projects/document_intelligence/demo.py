@@ -36,9 +36,7 @@ def load_demo_data(ctx: ServiceContext, settings: DocIntSettings | None = None, 
     created: list[str] = []
     try:
         with psycopg.connect(ctx.db_url()) as conn:
-            existing = {
-                r[0] for r in conn.execute("SELECT sha256 FROM di_documents WHERE tenant_id = %s", (TENANT,))
-            }
+            existing = {r[0] for r in conn.execute("SELECT sha256 FROM di_documents WHERE tenant_id = %s", (TENANT,))}
         for i, demo in enumerate(iter_demo_files()):
             if limit is not None and i >= limit:
                 break

@@ -31,6 +31,7 @@ confidences, review decision and seconds) and ``summary.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -44,6 +45,8 @@ import numpy as np
 from projects.document_intelligence.heuristics import HeuristicExtractor
 from projects.document_intelligence.model import Document
 from projects.document_intelligence.normalize import values_equal
+from projects.document_intelligence.parser import DocumentParser
+from projects.document_intelligence.settings import get_docint_settings
 from projects.document_intelligence.sroie import SROIE_FIELDS, SroieItem, load_items, load_text_document
 from shared.eval.harness import git_commit
 
@@ -68,9 +71,14 @@ DOC_TYPE = "receipt"
 # --------------------------------------------------------------------------- image-mode hooks
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> DocumentParser:
+    return DocumentParser(get_docint_settings())
+
+
 def document_from_image(path: Path) -> Document:
-    """The whole parsing pipeline on one image → a ``Document``. The parser wires this in."""
-    raise NotImplementedError("wired by the parser")
+    """The whole parsing pipeline on one image (type sniffing, limits, orientation, OCR, layout) → a ``Document``."""
+    return _parser().parse(path.read_bytes(), path.name)
 
 
 def _levenshtein(a: str, b: str) -> int:

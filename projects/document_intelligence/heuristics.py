@@ -110,6 +110,9 @@ class _Row:
         return union([ln.bbox for ln in self.lines])
 
 
+_TITLED_INVOICE = re.compile(r"\binvoice\s+(?!no\b|number\b|date\b)([A-Z]{0,6}[-/]?\d[\w\-/]*)", re.I)
+
+
 def _src(page: int, lines: list[Line], text: str | None = None) -> SourceRef:
     return SourceRef(page=page, bbox=union([ln.bbox for ln in lines]), text=text or row_text(lines))
 
@@ -198,6 +201,10 @@ class HeuristicExtractor:
                 title = self._title(doc)
                 if title is not None:
                     out["title"] = title
+        if "invoice_number" in specs and "invoice_number" not in out:
+            number = self._titled_invoice_number(rows)
+            if number is not None:
+                out["invoice_number"] = number
         items = self._line_items(doc, rows) if doc_type == "invoice" else []
         return {name: out.get(name) or FieldValue(name=name, method="regex") for name in specs}, items
 
@@ -455,6 +462,17 @@ class HeuristicExtractor:
             name="address", value=normalize_value("text", text), raw=text, confidence=conf,
             source=_src(picked[0].page, [ln for r in picked for ln in r.lines], text), method="layout",
         )  # fmt: skip
+
+    def _titled_invoice_number(self, rows: list[_Row]) -> FieldValue | None:
+        """ "INVOICE INV-2024-001" / "Tax Invoice 10342": the number written after the word, no label."""
+        for row in rows[:15]:
+            m = _TITLED_INVOICE.search(row.text)
+            if m:
+                return FieldValue(
+                    name="invoice_number", value=normalize_value("id", m.group(1)), raw=m.group(1), confidence=0.75,
+                    source=_src(row.page, row.lines), method="regex",
+                )  # fmt: skip
+        return None
 
     def _first_date(self, rows: list[_Row]) -> FieldValue | None:
         found = [(row, hit) for row in rows for hit in find_dates(row.text, day_first=self.day_first)]

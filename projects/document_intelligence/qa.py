@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from projects.document_intelligence.model import BBox, DocChunk, Document, chunk_document
@@ -99,7 +100,8 @@ class DocumentQA:
                   metadata={"bbox": list(c.bbox), "block_ids": c.block_ids})
             for c in doc_chunks
         ]  # fmt: skip
-        vectors = self.embedder.embed([c.text for c in chunks]) if chunks else None
+        # a document without text (a blank scan) is still stored, with no chunks: Q&A then says so
+        vectors = self.embedder.embed([c.text for c in chunks]) if chunks else np.zeros((0, self.embedder.dim))
         self.store.upsert_document(sdoc, chunks, vectors, force=True)
         return len(chunks)
 

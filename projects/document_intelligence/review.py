@@ -11,14 +11,21 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from projects.document_intelligence.normalize import normalize_value
+from projects.document_intelligence.schemas import specs_for
+
 
 def normalise_value(doc_type: str | None, field: str, value: str | None) -> str | None:
     """Normalise a reviewer's value by the field's kind in its schema (date → ISO, amount → decimal)."""
     if value is None or not value.strip():
         return None
-    from projects.document_intelligence.extraction import normalise_field
-
-    return normalise_field(doc_type, field, value)
+    spec = specs_for(doc_type or "other").get(field)
+    if spec is None:
+        raise ValueError(f"{field!r} is not a field of a {doc_type or 'document'}")
+    normalised = normalize_value(spec.kind, value)
+    if normalised is None:
+        raise ValueError(f"{value!r} is not a valid {spec.kind} for {field!r}")
+    return normalised
 
 
 def apply_corrections(

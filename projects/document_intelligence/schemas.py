@@ -84,7 +84,7 @@ FIELD_SPECS: dict[str, tuple[FieldSpec, ...]] = {
         FieldSpec("term", "text", False, "the duration, e.g. '12 months'", ("term",)),
         FieldSpec("governing_law", "text", False, "governing law / jurisdiction", ("governing law",)),
     ),
-    "id": (
+    "id_card": (
         FieldSpec("name", "text", True, "the holder's full name", ("name", "surname")),
         FieldSpec("id_number", "id", True, "the document number", ("id no", "document no", "passport no", "no")),
         FieldSpec("date_of_birth", "date", False, "date of birth", ("date of birth", "dob", "birth")),

@@ -67,7 +67,7 @@ def test_wrong_extension_is_parsed_by_content_with_a_warning(client: TestClient,
     resp = upload(client, "scan.pdf", image_bytes(Image.new("RGB", (200, 100), "white")))
     assert resp.status_code == 202, resp.text
     doc = resp.json()
-    assert doc["media_type"] == "image/png" and any("extension" in w for w in doc["warnings"])
+    assert doc["media_type"] == "image/png" and any("suggests application/pdf" in w for w in doc["warnings"])
 
 
 class _CrashOnce:
@@ -106,7 +106,10 @@ def test_a_failed_job_keeps_its_pages_and_resumes_on_retry(
         app = create_app("t", routers=[("/docintel", create_router(ServiceContext(database_url=database_url),
                                                                     di_settings, service=svc))])  # fmt: skip
         client = TestClient(app)
-        pages = [[f"Section {i}", f"Body text of page {i} with enough characters."] for i in range(1, 6)]
+        pages = [
+            ["Quarterly report", f"Section {i}", f"Body text of page {i} with enough characters.", "More body text."]
+            for i in range(1, 6)
+        ]
         doc_id = upload(client, "report.pdf", digital_pdf(pages)).json()["id"]
         svc.drain()
         failed = client.get(f"/docintel/documents/{doc_id}", headers=headers()).json()
