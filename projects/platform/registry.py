@@ -94,8 +94,9 @@ PROJECTS: tuple[Project, ...] = (
     Project(
         "document_intelligence",
         "Document intelligence",
-        "OCR, layout and field extraction from invoices, receipts and forms into validated JSON.",
+        "OCR, layout, classification and field extraction from scans and PDFs, with human review and Q&A.",
         "/docintel",
+        status="alpha",
     ),
     Project(
         "autonomous_agent",
