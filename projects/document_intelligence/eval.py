@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from projects.document_intelligence.geometry import group_rows, row_text
 from projects.document_intelligence.heuristics import HeuristicExtractor
 from projects.document_intelligence.model import Document
 from projects.document_intelligence.normalize import values_equal
@@ -95,10 +96,14 @@ def _levenshtein(a: str, b: str) -> int:
 
 
 def cer(pred_lines: list[str], gold_lines: list[str]) -> float:
-    """Character error rate: edit distance between the reading-order texts (lines joined by one space, runs of
-    whitespace collapsed) divided by the gold length. 0 = identical; can exceed 1 for long garbage."""
-    pred = " ".join(" ".join(pred_lines).split())
-    gold = " ".join(" ".join(gold_lines).split())
+    """Character error rate: edit distance between the texts (lines joined by one space, runs of whitespace
+    collapsed, case folded) divided by the gold length. 0 = identical; can exceed 1 for long garbage.
+
+    Case is folded because SROIE's transcripts are upper-cased ("DATE:" where the receipt prints "Date:"), so a
+    case-sensitive CER would count correct reading as error. Lines the transcripts mask (Chinese text → "***")
+    still count as errors: the number is pessimistic, not flattering."""
+    pred = " ".join(" ".join(pred_lines).split()).casefold()
+    gold = " ".join(" ".join(gold_lines).split()).casefold()
     if not gold:
         return 0.0 if not pred else 1.0
     return _levenshtein(pred, gold) / len(gold)
@@ -212,8 +217,11 @@ def evaluate_item(item: SroieItem, mode: str, chat_model, settings, use_llm: boo
         return row
     if parse_s is not None:
         row["parse_seconds"] = round(parse_s, 4)
-        gold_lines = [ln.text for ln in load_text_document(item).pages[0].lines]
-        row["cer"] = round(cer([ln.text for p in doc.pages for ln in p.lines], gold_lines), 4)
+        # both sides in row-major order (rows top to bottom, left to right): CER measures recognition, not
+        # the layout's block reading order (XY-cut reads a receipt's item columns column by column)
+        gold_rows = [row_text(r) for r in group_rows(load_text_document(item).pages[0].lines)]
+        pred_rows = [row_text(r) for p in doc.pages for r in group_rows(p.lines)]
+        row["cer"] = round(cer(pred_rows, gold_rows), 4)
     for name, fn in (
         ("regex", lambda: run_regex(doc, item.gold, settings.extract_day_first)),
         ("pipeline", lambda: run_pipeline(doc, item.gold, chat_model, settings, use_llm)),
