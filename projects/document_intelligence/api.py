@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -25,6 +24,7 @@ from projects.document_intelligence.settings import DocIntSettings, get_docint_s
 from shared.api.context import ServiceContext
 from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
+from shared.api.sse import sse_response
 from shared.retrieval.models import Principal
 
 _INPUT_STATUS = {"too_large": 413, "unsupported_type": 415}
@@ -130,14 +130,6 @@ def _question(question: str, settings: DocIntSettings) -> str:
             f"{settings.max_question_chars}",
         )  # fmt: skip
     return q
-
-
-def _sse(events: Iterator[Any]) -> Iterator[str]:
-    try:
-        for e in events:
-            yield f"event: {e.event}\ndata: {json.dumps(e.data, default=str)}\n\n"
-    except Exception as exc:  # the stream has started: report in-band, then end it
-        yield f"event: error\ndata: {json.dumps({'detail': f'{type(exc).__name__}: {exc}'})}\n\n"
 
 
 def create_router(
@@ -360,6 +352,6 @@ def create_router(
             raise _conflict(DocumentStateError(f"document is {row['status']}; ask once it is processed"))
         svc = get_service()
         events = svc.qa.ask_stream(user, doc_id, svc.load_document(doc_id), question)
-        return StreamingResponse(_sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return sse_response((e.event, e.data) for e in events)
 
     return router

@@ -8,9 +8,7 @@ Identity: the caller is taken from ``X-User-Id``, ``X-Tenant-Id`` and ``X-Groups
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile, status
@@ -32,6 +30,7 @@ from projects.enterprise_rag.settings import RagSettings, get_rag_settings
 from shared.api.context import ServiceContext
 from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
+from shared.api.sse import sse_response
 from shared.retrieval.chunking import ChunkingConfig
 from shared.retrieval.jobs import JobNotFoundError
 from shared.retrieval.models import Principal, SearchFilters, SearchResult
@@ -131,14 +130,6 @@ def _check_question(question: str, settings: RagSettings) -> str:
 def _read_limited(upload: UploadFile, limit: int) -> bytes:
     """Read at most ``limit`` + 1 bytes: an oversized file is detected without buffering all of it."""
     return upload.file.read(limit + 1)
-
-
-def _sse(events: Iterator[Any]) -> Iterator[str]:
-    try:
-        for e in events:
-            yield f"event: {e.event}\ndata: {json.dumps(e.data, default=str)}\n\n"
-    except Exception as exc:  # the stream has started: report in-band, then end it
-        yield f"event: error\ndata: {json.dumps({'detail': f'{type(exc).__name__}: {exc}'})}\n\n"
 
 
 # -- router -----------------------------------------------------------------------------------------------
@@ -339,7 +330,7 @@ def create_router(
             raise _not_found(f"collection {body.collection!r}") from None
         except ConversationNotFound:
             raise _not_found(f"conversation {body.conversation_id!r}") from None
-        return StreamingResponse(_sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return sse_response((e.event, e.data) for e in events)
 
     @router.get("/conversations", response_model=list[ConversationOut], summary="The caller's conversations")
     def conversations(user: Annotated[Principal, principal_dep]) -> list[ConversationOut]:

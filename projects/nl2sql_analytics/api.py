@@ -12,9 +12,7 @@ client application.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -45,6 +43,7 @@ from projects.nl2sql_analytics.service import (
 from projects.nl2sql_analytics.settings import Nl2SqlSettings, get_nl2sql_settings
 from shared.api.context import ServiceContext
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
+from shared.api.sse import sse_response
 
 MAX_USER_CHARS = 200
 
@@ -139,14 +138,6 @@ def _text(value: str, what: str, limit: int) -> str:
     if len(text) > limit:
         raise _unprocessable(f"the {what} has {len(text)} characters; the limit is {limit}", what + "-too-long")
     return text
-
-
-def _sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
-    try:
-        for event, data in events:
-            yield f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
-    except Exception as exc:  # the stream has started: report in-band, then end it
-        yield f"event: error\ndata: {json.dumps({'detail': f'{type(exc).__name__}: {exc}'})}\n\n"
 
 
 SQL_ERRORS = problem_responses(401, 403, 404, 422, 504)
@@ -272,7 +263,7 @@ def create_router(
         question = question_of(body.question)
         known(body.connection)
         events = get_service().ask_events(user, body.connection, question, insight=body.insight)
-        return StreamingResponse(_sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return sse_response(events)
 
     @router.post(
         "/sql",
