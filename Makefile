@@ -45,6 +45,7 @@ bench: venv
 	$(PY) scripts/bench/enterprise_rag.py --n 100000 --out var/bench/enterprise_rag.json
 	$(PY) scripts/bench/nl2sql_analytics.py --out var/bench/nl2sql_analytics.json
 	$(PY) scripts/bench/nl2sql_linking.py --out var/bench/nl2sql_linking.json
+	$(PY) scripts/bench/document_intelligence.py --out var/bench/document_intelligence.json
 
 eval: venv
 	$(PY) -m scripts.eval_all
