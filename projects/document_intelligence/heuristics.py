@@ -47,7 +47,12 @@ _CHANGE = re.compile(r"\bchange\b|\bbaki\b", re.I)
 # -- header fields -----------------------------------------------------------------------------------------
 _LEGAL_FORM = re.compile(
     r"\b(?:SDN\.?\s*B[A-Z]{1,2}D?\.?|SDN|S/B|BHD\.?|BERHAD|PLT|LTD\.?|LIMITED|INC\.?|LLC|LLP|CORP\.?|CORPORATION|GMBH|CO\.|"
-    r"PTE\.?|PTY\.?|SB)(?=\W|$)",
+    r"PTE\.?|PTY\.?|SB|AG|S\.A\.|B\.V\.|N\.V\.|SAS|S\.R\.L\.|PLC)(?=\W|$)",
+    re.I,
+)
+_RECIPIENT = re.compile(
+    r"\s*(?:bill(?:ed)?\s+to|ship(?:ped)?\s+to|sold\s+to|invoice\s+to|deliver(?:ed|y)?\s+to|customer|client|attn|"
+    r"attention)\b",
     re.I,
 )
 _BUSINESS_WORD = re.compile(
@@ -383,6 +388,8 @@ class HeuristicExtractor:
                 continue
             if _ADDRESS_STOP.search(text) and not legal:
                 continue
+            if _RECIPIENT.match(text):
+                continue  # "Bill to: Oakridge Facilities GmbH" names the customer, not the issuer
             used = [row]
             for prev in reversed(top[max(0, idx - 2) : idx]):
                 if not self._continues(prev, used[0]):

@@ -125,6 +125,7 @@ class _Draft:
     confidence: float = 1.0
     table_words: list[Word] | None = None
     detected: bool = False
+    key_value: bool = False
 
 
 def _reading_rows(lines: list[Line]) -> list[Line]:
@@ -227,6 +228,22 @@ def _mark_titles(drafts: list[_Draft], body_height: float) -> None:
             d.kind = "title"
 
 
+def _is_key_value(run: list[Line], max_label_words: int = 4) -> bool:
+    """Rows of 2–4 cells read as label → value: most labels end with ':'/'#', or short labels (≤ 4 words) face
+    values with digits ("Issued   2022-05-10", "VAT 19%   EUR 601,72"). Two columns of prose whose lines
+    happen to align fail both tests: their left lines are long and rarely end with a colon."""
+    rows = cluster_rows(run, lambda ln: ln.bbox)
+    if any(not 2 <= len(row) <= 4 for row in rows):
+        return False
+    labels = [row[0].text.strip() for row in rows]
+    values = [" ".join(ln.text for ln in row[1:]) for row in rows]
+    if sum(lbl.endswith((":", "#")) for lbl in labels) >= 0.5 * len(rows):
+        return True
+    short = all(len(lbl.split()) <= max_label_words and not lbl.endswith((".", ",")) for lbl in labels)
+    numeric = sum(any(c.isdigit() for c in v) for v in values)
+    return short and numeric >= 0.6 * len(rows)
+
+
 def build_blocks(
     lines: list[Line],
     page_number: int,
@@ -262,6 +279,17 @@ def build_blocks(
             words = [w for ln in ordered for w in line_words(ln)]
             drafts.append(_Draft("table", ordered, union([ln.bbox for ln in ordered]), 1.0, words))
 
+        # label/value pairs side by side ("Subtotal   EUR 3.166,97", "Invoice #   80815"): a two-column grid
+        # without a header. Paragraphing would otherwise stack the labels in one block and the values in
+        # another, and Markdown, chunks and Q&A would lose which value belongs to which label.
+        for run in find_table_runs([ln for ln in rest if id(ln) not in taken], min_rows=2, min_cols=2):
+            if not _is_key_value(run):
+                continue
+            taken |= {id(ln) for ln in run}
+            ordered = _reading_rows(run)
+            words = [w for ln in ordered for w in line_words(ln)]
+            drafts.append(_Draft("table", ordered, union([ln.bbox for ln in ordered]), 1.0, words, key_value=True))
+
     free: list[Line] = []
     assigned: dict[int, list[Line]] = {}
     for line in lines:
@@ -295,6 +323,8 @@ def build_blocks(
     blocks = []
     for order, d in enumerate(heads + body + feet):
         table = build_table(d.table_words) if d.kind == "table" and d.table_words else None
+        if table is not None and d.key_value:
+            table.header = False
         blocks.append(
             Block(
                 id=f"p{page_number}-b{order}", kind=d.kind, bbox=d.bbox, order=order,

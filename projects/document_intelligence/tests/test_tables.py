@@ -90,3 +90,16 @@ def test_plain_blocks_without_layout():
     blocks = plain_blocks(lines, page_number=3)
     assert all(b.kind == "text" for b in blocks) and blocks[0].id == "p3-b0"
     assert sum(len(b.lines) for b in blocks) == len(lines)
+
+
+def test_label_value_pairs_become_a_headerless_two_column_grid():
+    words = []
+    for i, (label, value) in enumerate([("Subtotal", "EUR 3.166,97"), ("VAT 19%", "EUR 601,72"),
+                                        ("Amount due (EUR)", "EUR 3.768,69")]):  # fmt: skip
+        words += words_at(label, 300, 400 + 16 * i)
+        words += words_at(value, 460, 400 + 16 * i)
+    blocks = build_blocks(words_to_lines(words), page_number=1, page_width=595, page_height=842)
+    assert [b.kind for b in blocks] == ["table"]
+    table = blocks[0].table
+    assert table is not None and not table.header and table.grid()[2] == ["Amount due (EUR)", "EUR 3.768,69"]
+    assert "| Amount due (EUR) | EUR 3.768,69 |" in blocks[0].to_markdown()
