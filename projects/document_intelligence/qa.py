@@ -38,11 +38,12 @@ _STOP = frozenset(
     | {"with", "as", "at", "it", "this", "that", "from", "what"}
 )
 
+NOT_FOUND = "not found in the document"
 SYSTEM = (
     "You answer questions about one document using only the numbered excerpts given. "
-    "Quote numbers, dates and names exactly as written. Cite the excerpt you used as [n]. "
-    "If the excerpts do not contain the answer, say: not found in the document."
+    "Quote numbers, dates and names exactly as written. Cite the excerpt you used as [n]."
 )
+ABSTAIN_RULE = f" If the excerpts do not contain the answer, say: {NOT_FOUND}."
 
 
 class Citation(BaseModel):
@@ -69,6 +70,15 @@ def _words(text: str) -> set[str]:
 
 def store_uri(doc_id: str) -> str:
     return f"docint://{doc_id}"
+
+
+def _grounded(answer: str, context: list[DocChunk], min_share: float = 0.5) -> bool:
+    """At least ``min_share`` of the answer's content words occur in the excerpts (numbers compared as written)."""
+    words = _words(answer)
+    if not words:
+        return True
+    seen = set().union(*(_words(c.text) for c in context)) if context else set()
+    return len(words & seen) / len(words) >= min_share
 
 
 class DocumentQA:
@@ -128,7 +138,7 @@ class DocumentQA:
     def _request(self, question: str, context: list[DocChunk]) -> ChatRequest:
         excerpts = "\n\n".join(f"[{i}] (page {c.page})\n{c.text}" for i, c in enumerate(context, start=1))
         return ChatRequest(
-            system=SYSTEM,
+            system=SYSTEM + (ABSTAIN_RULE if self.settings.qa_abstain_rule else ""),
             messages=[ChatMessage.user(f"Excerpts:\n{excerpts}\n\nQuestion: {question}\nAnswer briefly with [n].")],
             max_tokens=self.settings.qa_max_tokens,
         )
@@ -156,7 +166,17 @@ class DocumentQA:
             return "".join(f"[{n}]" for n in valid)
 
         text = _CITE.sub(replace, answer).strip()
-        if not citations and context and "not found in the document" not in text.lower():
+        bare = _CITE.sub("", text).strip(" .")
+        if NOT_FOUND in text.lower():
+            return f"{NOT_FOUND[0].upper()}{NOT_FOUND[1:]}.", []
+        if bare and not _grounded(bare, context):
+            # extractive Q&A: an answer whose words are nowhere in the excerpts came from the model, not the document
+            return f"{NOT_FOUND[0].upper()}{NOT_FOUND[1:]}.", []
+        if not bare and citations:
+            # the model answered with a marker only ("[1]"): the cited line is the answer
+            first = citations[min(citations)]
+            text = f"{first.text} {text}"
+        if not citations and context:
             words = _words(text)
             overlaps = [len(words & _words(c.text)) for c in context]
             best = max(range(len(context)), key=lambda i: overlaps[i])

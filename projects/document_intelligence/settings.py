@@ -67,6 +67,13 @@ class DocIntSettings(BaseSettings):
     qa_k: int = Field(default=4, ge=1, le=20)
     qa_max_tokens: int = Field(default=200, ge=1, le=2048)
     max_question_chars: int = Field(default=2000, ge=1)
+    qa_abstain_rule: bool = Field(
+        default=False,
+        description="also tell the model to say 'not found in the document' itself. Off for the local 0.5B model, "
+        "which then abstains on answerable questions ('When is the payment due?' with 'Due 2022-05-24' in the "
+        "excerpt); answers whose words are not in the excerpts are replaced by 'not found' either way. Turn on "
+        "with a stronger model",
+    )
 
     # -- jobs --------------------------------------------------------------------------------------------
     inline_worker: bool = Field(default=True, description="run a job worker thread inside the API process")

@@ -129,6 +129,14 @@ def test_questions_are_answered_with_page_and_line_box(
     answer = client.post(f"/docintel/documents/{doc['id']}/ask", json={"question": "total?"}, headers=headers()).json()
     assert answer["citations"][0]["text"] == "Total: 50.50"
 
+    chat.replies = ["The capital of France is Paris [1]."]  # words nowhere in the document: not its answer
+    answer = client.post(f"/docintel/documents/{doc['id']}/ask", json={"question": "capital?"}, headers=headers())
+    assert answer.json() == {"answer": "Not found in the document.", "citations": [], "chunks_used": 1}
+
+    chat.replies = ["[1]"]  # a bare marker: the cited line becomes the answer
+    answer = client.post(f"/docintel/documents/{doc['id']}/ask", json={"question": "vendor?"}, headers=headers())
+    assert answer.json()["answer"].endswith("[1]") and len(answer.json()["answer"]) > 4
+
     chat.replies = ["The total is 50.50 [1]."]
     stream = client.post(
         f"/docintel/documents/{doc['id']}/ask/stream", json={"question": "What is the total?"}, headers=headers()
