@@ -25,6 +25,7 @@ from shared.api.context import ServiceContext
 from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
 from shared.api.sse import sse_response
+from shared.guardrails import check_input
 from shared.retrieval.models import Principal
 
 _INPUT_STATUS = {"too_large": 413, "unsupported_type": 415}
@@ -121,6 +122,7 @@ def input_problem(exc: InputError) -> ProblemError:
 
 
 def _question(question: str, settings: DocIntSettings) -> str:
+    """Empty/too long → 422; the shared input rail refuses injection and abuse (also 422, with its reasons)."""
     q = question.strip()
     if not q:
         raise ProblemError(422, "Unprocessable Content", "the question is empty")
@@ -128,6 +130,12 @@ def _question(question: str, settings: DocIntSettings) -> str:
         raise ProblemError(
             422, "Unprocessable Content", f"the question has {len(q)} characters; the limit is "
             f"{settings.max_question_chars}",
+        )  # fmt: skip
+    rail = check_input(q)
+    if not rail.allowed:
+        raise ProblemError(
+            422, "Unprocessable Content", "the question was refused by the input rail: " + "; ".join(rail.reasons),
+            type_=PROBLEM_TYPE_BASE + "input-refused",
         )  # fmt: skip
     return q
 

@@ -67,6 +67,15 @@ class DocIntSettings(BaseSettings):
     qa_k: int = Field(default=4, ge=1, le=20)
     qa_max_tokens: int = Field(default=200, ge=1, le=2048)
     max_question_chars: int = Field(default=2000, ge=1)
+    qa_screen_injection: bool = Field(default=True, description="remove injection-like document lines from prompts")
+    qa_injection_threshold: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="shared detector score at which a document line is removed. Measured on 2,814 lines of the "
+        "generated corpus: 8.3 % of legitimate lines score ≥ 0.7 (polite closings such as 'Thank you for your "
+        "business!'), 0.5 % ≥ 0.95; 3 of 4 planted override instructions score ≥ 0.95",
+    )
     qa_abstain_rule: bool = Field(
         default=False,
         description="also tell the model to say 'not found in the document' itself. Off for the local 0.5B model, "
