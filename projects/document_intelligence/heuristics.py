@@ -29,7 +29,9 @@ from projects.document_intelligence.schemas import FieldSpec, specs_for
 _TOTAL_STRONG = re.compile(
     r"grand\s*total|total\s*(?:amount\s*)?(?:payable|due)|amount\s*(?:due|payable)|nett?\s*(?:total|amount)"
     r"|total\s*(?:incl|inclusive|inc\b)|round(?:ed|ing)?\s*(?:d\s*)?total|total\s*round(?:ed|ing)?"
-    r"|total\s*(?:sales?|amt|amount)\b|balance\s*due|jumlah\s*besar|(?:amt|amount)\s*(?:to\s*be\s*)?paid|paid\s*incl",
+    r"|total\s*(?:sales?|amt|amount)\b|balance\s*due|jumlah\s*besar|(?:amt|amount)\s*(?:to\s*be\s*)?paid|paid\s*incl"
+    r"|\bsumme\b|gesamtbetrag|zu\s*zahlen|total\s*[àa]\s*payer|montant\s*(?:total|d[uû])|totale\s*(?:da\s*pagare)?"
+    r"|importe\s*total|te\s*betalen|totaal",
     re.I,
 )
 _TOTAL_PLAIN = re.compile(r"\btotal\b|\bjumlah\b|\bnett?\b|\bamount\b|\btotal\s*[:(]", re.I)
