@@ -532,10 +532,17 @@ class HeuristicExtractor:
         items: list[LineItem] = []
         for page in doc.pages:
             for block in page.blocks:
-                if block.table is None or block.table.n_rows < 2:
-                    continue
+                if block.table is None or block.table.n_rows < 2 or block.table.n_cols < 3:
+                    continue  # label/value grids ("Subtotal | 3.166,97") are not line items
                 grid = block.table.grid()
                 for r, cells in enumerate(grid[1:] if block.table.header else grid, start=1):
+                    first = cells[0] if cells else ""
+                    if (
+                        _TOTAL_PLAIN.search(first)
+                        or _TOTAL_STRONG.search(first)
+                        or re.search(r"tax|vat|gst", first, re.I)
+                    ):
+                        continue  # a totals row inside the items table
                     item = _item_from_cells(cells)
                     if item is not None:
                         bb = [c.bbox for c in block.table.cells if c.row == r] or [block.bbox]

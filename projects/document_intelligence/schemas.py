@@ -56,7 +56,13 @@ FIELD_SPECS: dict[str, tuple[FieldSpec, ...]] = {
     ),
     "invoice": (
         FieldSpec("invoice_number", "id", True, "the invoice number", ("invoice no", "invoice number", "invoice #")),
-        FieldSpec("issue_date", "date", True, "the invoice date", ("invoice date", "date of issue", "issue date")),
+        FieldSpec(
+            "issue_date",
+            "date",
+            True,
+            "the invoice date",
+            ("invoice date", "date of issue", "issue date", "issued"),
+        ),
         FieldSpec("due_date", "date", False, "the payment due date", ("due date", "payment due", "due")),
         FieldSpec("vendor", "text", True, "the company issuing the invoice", ("from", "seller", "vendor")),
         FieldSpec("customer", "text", False, "the company or person billed", ("bill to", "billed to", "customer")),
