@@ -52,6 +52,7 @@ _LEGAL_FORM = re.compile(
     r"PTE\.?|PTY\.?|SB|AG|S\.A\.|B\.V\.|N\.V\.|SAS|S\.R\.L\.|PLC)(?=\W|$)",
     re.I,
 )
+_SUMMARY_ROW = re.compile(r"sub\s*-?\s*total|\b(?:tax|vat|gst|sst)\b|balance|discount|shipping\s+total", re.I)
 _RECIPIENT = re.compile(
     r"\s*(?:bill(?:ed)?\s+to|ship(?:ped)?\s+to|sold\s+to|invoice\s+to|deliver(?:ed|y)?\s+to|customer|client|attn|"
     r"attention)\b",
@@ -536,13 +537,9 @@ class HeuristicExtractor:
                     continue  # label/value grids ("Subtotal | 3.166,97") are not line items
                 grid = block.table.grid()
                 for r, cells in enumerate(grid[1:] if block.table.header else grid, start=1):
-                    first = cells[0] if cells else ""
-                    if (
-                        _TOTAL_PLAIN.search(first)
-                        or _TOTAL_STRONG.search(first)
-                        or re.search(r"tax|vat|gst", first, re.I)
-                    ):
-                        continue  # a totals row inside the items table
+                    label = re.sub(r"[\d.,%]+", " ", " ".join(cells))  # the row's words without its numbers
+                    if _TOTAL_PLAIN.search(label) or _TOTAL_STRONG.search(label) or _SUMMARY_ROW.search(label):
+                        continue  # a totals row inside (or under) the items table
                     item = _item_from_cells(cells)
                     if item is not None:
                         bb = [c.bbox for c in block.table.cells if c.row == r] or [block.bbox]

@@ -176,8 +176,10 @@ else:
     c3.metric("Status", doc["status"])
     for reason in doc["review_reasons"]:
         st.warning(reason)
-    for issue in (doc.get("extraction") or {}).get("issues", []):
-        st.warning(issue.get("message") if isinstance(issue, dict) else str(issue))
+    for issue in (doc.get("extraction") or {}).get("issues", []):  # validation issues not already a review reason
+        message = issue.get("message") if isinstance(issue, dict) else str(issue)
+        if not any(message in reason for reason in doc["review_reasons"]):
+            st.warning(message)
 
     pages = content["pages"]
     number = st.number_input("Page", min_value=1, max_value=max(1, len(pages)), value=1, key="di_page")
