@@ -13,8 +13,8 @@ from projects.enterprise_rag.app import build_app
 from projects.enterprise_rag.demo import TENANT as DEMO_TENANT
 from projects.enterprise_rag.settings import get_rag_settings
 from shared.api.context import ServiceContext
-from shared.api.serve import serve_in_thread
 from shared.settings import get_settings
+from shared.testing.portal import api_for_portal, run_page_with_api_down
 
 from .conftest import headers
 
@@ -27,21 +27,14 @@ def live_api(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[tup
     get_rag_settings.cache_clear()
     get_settings.cache_clear()
     app = build_app(ServiceContext(database_url=database_url))
-    with serve_in_thread(app) as url:
-        monkeypatch.setenv("PORTAL__API_URL", url)
-        get_settings.cache_clear()
+    with api_for_portal(app, monkeypatch) as url:
         yield url, app
     get_rag_settings.cache_clear()
     get_settings.cache_clear()
 
 
 def test_page_shows_error_when_api_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PORTAL__API_URL", "http://127.0.0.1:9")
-    get_settings.cache_clear()
-    try:
-        at = AppTest.from_file(str(PAGE), default_timeout=60).run()
-    finally:
-        get_settings.cache_clear()
+    at = run_page_with_api_down(PAGE, monkeypatch)
     assert not at.exception and "API unreachable" in at.error[0].value
 
 

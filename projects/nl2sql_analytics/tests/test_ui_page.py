@@ -13,8 +13,7 @@ from projects.nl2sql_analytics.api import create_router
 from projects.nl2sql_analytics.workspace import edited_semantic_path
 from shared.api.app import create_app
 from shared.api.context import ServiceContext
-from shared.api.serve import serve_in_thread
-from shared.settings import get_settings
+from shared.testing.portal import api_for_portal, run_page_with_api_down
 
 from .api_support import CannedPipeline
 
@@ -26,11 +25,8 @@ BY_STATUS = "SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY n
 def live_api(monkeypatch: pytest.MonkeyPatch, database_url: str, service, pipeline: CannedPipeline) -> Iterator[str]:
     pipeline.answer = lambda q, c: service.run_sql("analyst", c, BY_STATUS, question=q, record=False)
     router = create_router(ServiceContext(database_url=database_url), service.settings, service=service)
-    with serve_in_thread(create_app("nl2sql-ui-test", routers=[("/analytics", router)])) as url:
-        monkeypatch.setenv("PORTAL__API_URL", url)
-        get_settings.cache_clear()
+    with api_for_portal(create_app("nl2sql-ui-test", routers=[("/analytics", router)]), monkeypatch) as url:
         yield url
-    get_settings.cache_clear()
 
 
 def _button(at: AppTest, label: str):
@@ -42,12 +38,7 @@ def _text_area(at: AppTest, label_start: str):
 
 
 def test_page_shows_error_when_api_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PORTAL__API_URL", "http://127.0.0.1:9")
-    get_settings.cache_clear()
-    try:
-        at = AppTest.from_file(str(PAGE), default_timeout=60).run()
-    finally:
-        get_settings.cache_clear()
+    at = run_page_with_api_down(PAGE, monkeypatch)
     assert not at.exception and "API unreachable" in at.error[0].value
 
 
