@@ -166,6 +166,13 @@ def create_router(
         except DocumentNotFound:
             raise _not_found(f"document {doc_id!r}") from None
 
+    def processed(user: Principal, doc_id: str) -> Document:
+        """The parsed document, once its job has finished (409 before that: there is nothing to ask about)."""
+        row = load(user, doc_id)
+        if row["status"] in ("queued", "processing", "failed"):
+            raise _conflict(DocumentStateError(f"document is {row['status']}; ask once it is processed"))
+        return get_service().load_document(doc_id)
+
     def parsed(user: Principal, doc_id: str) -> Document:
         try:
             return get_service().document(user, doc_id)
@@ -187,12 +194,7 @@ def create_router(
         file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or TIFF (multi-page)")],
         doc_type: Annotated[DocType | None, Form(description="skip classification: the type is known")] = None,
     ) -> dict[str, Any]:
-        data = file.file.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise ProblemError(
-                413, "Payload Too Large", f"the file is larger than {settings.max_upload_bytes} bytes",
-                type_=PROBLEM_TYPE_BASE + "too-large",
-            )  # fmt: skip
+        data = file.file.read(settings.max_upload_bytes + 1)  # one byte over is enough for validation to refuse
         try:
             return get_service().submit(user, file.filename or "upload", data, doc_type)
         except InputError as exc:
@@ -283,10 +285,7 @@ def create_router(
 
     @router.get("/review", response_model=list[DocumentSummary], summary="The review queue, oldest first")
     def review_queue(user: Annotated[Principal, principal_dep]) -> list[dict[str, Any]]:
-        svc = get_service()
-        ids = [r["id"] for r in svc.review_queue(user)]
-        by_id = {r["id"]: r for r in svc.list(user, "needs_review", 500)}
-        return [by_id[i] for i in ids if i in by_id]
+        return get_service().review_queue(user)
 
     @router.post(
         "/documents/{doc_id}/review",
@@ -339,11 +338,7 @@ def create_router(
     )
     def ask(doc_id: str, body: AskIn, user: Annotated[Principal, principal_dep]) -> QaAnswer:
         question = _question(body.question, settings)
-        row = load(user, doc_id)
-        if row["status"] in ("queued", "processing", "failed"):
-            raise _conflict(DocumentStateError(f"document is {row['status']}; ask once it is processed"))
-        svc = get_service()
-        return svc.qa.ask(user, doc_id, svc.load_document(doc_id), question)
+        return get_service().qa.ask(user, doc_id, processed(user, doc_id), question)
 
     @router.post(
         "/documents/{doc_id}/ask/stream",
@@ -355,11 +350,7 @@ def create_router(
     )
     def ask_stream(doc_id: str, body: AskIn, user: Annotated[Principal, principal_dep]) -> StreamingResponse:
         question = _question(body.question, settings)
-        row = load(user, doc_id)
-        if row["status"] in ("queued", "processing", "failed"):
-            raise _conflict(DocumentStateError(f"document is {row['status']}; ask once it is processed"))
-        svc = get_service()
-        events = svc.qa.ask_stream(user, doc_id, svc.load_document(doc_id), question)
+        events = get_service().qa.ask_stream(user, doc_id, processed(user, doc_id), question)
         return sse_response((e.event, e.data) for e in events)
 
     return router

@@ -39,6 +39,11 @@ from shared.serving.base import ChatModel, Embedder
 log = logging.getLogger(__name__)
 
 PROCESS_TASK = "docint.process"
+# what a listing or the review queue shows of a document (the API's DocumentSummary)
+_SUMMARY_COLUMNS = (
+    "id::text, filename, media_type, n_pages, pages_done, status, stage, doc_type, doc_type_confidence, "
+    "review_reasons, created_at, updated_at"
+)
 
 
 class DocumentNotFound(LookupError):
@@ -256,8 +261,7 @@ class DocumentService:
     def list(self, user: Principal, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         with psycopg.connect(self.url) as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(
-                "SELECT id::text, filename, media_type, n_pages, pages_done, status, stage, doc_type, "
-                "doc_type_confidence, review_reasons, created_at, updated_at FROM di_documents "
+                f"SELECT {_SUMMARY_COLUMNS} FROM di_documents "
                 "WHERE tenant_id = %s AND (%s::text IS NULL OR status = %s) ORDER BY created_at DESC LIMIT %s",
                 (user.tenant_id, status, status, limit),
             ).fetchall()
@@ -304,8 +308,8 @@ class DocumentService:
         """Documents waiting for a person, oldest first (a queue, not a feed)."""
         with psycopg.connect(self.url) as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(
-                "SELECT id::text, filename, doc_type, doc_type_confidence, review_reasons, created_at "
-                "FROM di_documents WHERE tenant_id = %s AND status = 'needs_review' ORDER BY created_at LIMIT %s",
+                f"SELECT {_SUMMARY_COLUMNS} FROM di_documents WHERE tenant_id = %s AND status = 'needs_review' "
+                "ORDER BY created_at LIMIT %s",
                 (user.tenant_id, limit),
             ).fetchall()
 
@@ -314,8 +318,8 @@ class DocumentService:
     ) -> dict[str, Any]:
         """Apply a reviewer's corrections (and optionally approve), all in one transaction with its audit rows.
 
-        A corrected field becomes ``method = "human"``, ``confidence = 1``; an unchanged field that is
-        approved is recorded as ``confirm`` so the training export knows people checked it.
+        A corrected field becomes ``method = "human"``, ``confidence = 1``; approving adds an ``approve`` audit
+        row, and the training export lists which fields a person changed.
         """
         from projects.document_intelligence.review import apply_corrections
 
@@ -395,13 +399,17 @@ class DocumentService:
         """
         if self._worker is not None or not self.settings.inline_worker:
             return
-        self.queue.requeue_stalled(self.settings.job_queue)
-        self._worker = threading.Thread(
-            target=self.queue.run_worker,
-            kwargs={"queues": [self.settings.job_queue], "wait": True, "name": "docint-inline"},
-            daemon=True,
-        )
+        self._worker = threading.Thread(target=self.run_worker, args=("docint-inline",), daemon=True)
         self._worker.start()
+
+    def run_worker(self, name: str) -> list[int]:
+        """Serve the queue until stopped, after putting back jobs whose worker died (they resume where they
+        stopped). Returns the requeued job ids once the worker stops."""
+        requeued = self.queue.requeue_stalled(self.settings.job_queue)
+        if requeued:
+            log.info("requeued %d stalled document job(s): %s", len(requeued), requeued)
+        self.queue.run_worker(queues=[self.settings.job_queue], wait=True, name=name)
+        return requeued
 
     def drain(self) -> None:
         """Run queued jobs in this thread until none is left (tests, CLIs, the demo loader)."""

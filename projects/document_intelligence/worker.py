@@ -21,10 +21,9 @@ def main() -> None:
     ctx = ServiceContext()
     settings = get_docint_settings().model_copy(update={"inline_worker": False})
     service = DocumentService(ctx.db_url(), ctx.embedder(), ctx.chat_model, settings)
-    requeued = service.queue.requeue_stalled(settings.job_queue)
-    log.info("document intelligence worker on queue %r (requeued %d stalled job(s))", settings.job_queue, len(requeued))
+    log.info("document intelligence worker on queue %r", settings.job_queue)
     try:
-        service.queue.run_worker(queues=[settings.job_queue], wait=True, name="docint-worker")
+        service.run_worker("docint-worker")
     finally:
         service.queue.close()
 
