@@ -121,7 +121,3 @@ SCHEMAS: dict[str, type[BaseModel]] = {t: _build_model(t, specs) for t, specs in
 def specs_for(doc_type: str) -> dict[str, FieldSpec]:
     """The field specs of a type by name; unknown types fall back to ``other`` (a generic title/date)."""
     return {s.name: s for s in FIELD_SPECS.get(doc_type, FIELD_SPECS["other"])}
-
-
-def schema_for(doc_type: str) -> type[BaseModel]:
-    return SCHEMAS.get(doc_type, SCHEMAS["other"])
