@@ -205,13 +205,16 @@ class DocumentQA:
                 citations[best + 1] = best_line(context[best], text).model_copy(update={"n": best + 1})
         return text, [citations[n] for n in sorted(citations)]
 
-    def ask(self, user: Principal, doc_id: str, doc: Document, question: str) -> QaAnswer:
-        context = self._context(user, doc_id, doc, question)
+    def answer(self, question: str, context: list[DocChunk], doc: Document) -> QaAnswer:
+        """One model call over the given excerpts, then citations, grounding gate and abstention."""
         if not context:
             return QaAnswer(answer="The document has no text to answer from.", citations=[], chunks_used=0)
         result = self.chat_model().chat(self._request(question, context))
         text, citations = self._cite(result.text, context, doc)
         return QaAnswer(answer=text, citations=citations, chunks_used=len(context))
+
+    def ask(self, user: Principal, doc_id: str, doc: Document, question: str) -> QaAnswer:
+        return self.answer(question, self._context(user, doc_id, doc, question), doc)
 
     def ask_stream(self, user: Principal, doc_id: str, doc: Document, question: str) -> Iterator[QaEvent]:
         """Tokens as they come, then the cleaned answer with its citations (``final``)."""

@@ -80,7 +80,6 @@ def pipeline_generator() -> Generator:
     pipeline cannot be imported."""
     try:
         from projects.nl2sql_analytics.evaluation.pipeline_system import PipelineSystem
-        from projects.nl2sql_analytics.pipeline import Nl2SqlPipeline  # noqa: F401 - the import that can fail
     except ImportError as exc:
         raise RuntimeError(
             "the 'pipeline' system (answer_for_eval: evaluation.pipeline_system.PipelineSystem) needs "

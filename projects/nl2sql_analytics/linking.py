@@ -118,12 +118,6 @@ def _content_tokens(question: str) -> list[str]:
     return sorted({*words, *(_singular(w) for w in words)})
 
 
-def _ngrams(words: list[str], n_max: int = 4) -> Iterable[str]:
-    for n in range(n_max, 0, -1):
-        for i in range(len(words) - n + 1):
-            yield " ".join(words[i : i + n])
-
-
 def _cut(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
@@ -322,14 +316,6 @@ class SchemaLinker:
         return IndexReport(
             collection=coll, status="indexed", documents=len(docs), changed=changed, deleted=deleted, values=len(values)
         )
-
-    def drop(self, connection_name: str) -> None:
-        """Forget a connection's index (documents, values, fingerprint)."""
-        coll = collection_name(connection_name)
-        self.store.delete_collection(coll)
-        with self.store.connect() as conn:
-            conn.execute("DELETE FROM nl2sql_values WHERE collection = %s", (coll,))
-            conn.execute("DELETE FROM nl2sql_link_index WHERE collection = %s", (coll,))
 
     # -- linking -------------------------------------------------------------------------------------------
     def link(

@@ -44,7 +44,8 @@ def main() -> None:
         for name, doc in docs.items():
             context = chunk_document(doc, qa.settings.chunk_max_chars)
             for question in LOOKUPS + OFF_DOCUMENT:
-                text, cites = qa._cite(model.chat(qa._request(question, context)).text, context, doc)
+                result = qa.answer(question, context, doc)
+                text, cites = result.answer, result.citations
                 row = {"document": name, "question": question, "answer": text}
                 row["cited"] = cites[0].text if cites else ""
                 row["off_document"] = question in OFF_DOCUMENT

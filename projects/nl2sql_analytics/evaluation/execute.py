@@ -32,10 +32,6 @@ class QueryResult:
         return self.error is None
 
 
-class QueryTimeout(Exception):
-    pass
-
-
 def connect_readonly(db_path: str | Path) -> sqlite3.Connection:
     """A connection that cannot write: URI ``mode=ro`` plus ``query_only``; usable from any thread."""
     uri = f"{Path(db_path).resolve().as_uri()}?mode=ro"

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from projects.nl2sql_analytics import generation
 from projects.nl2sql_analytics.evaluation.dataset import DbMetadata, EvalItem
 from projects.nl2sql_analytics.evaluation.execute import connect_readonly
 from projects.nl2sql_analytics.evaluation.protocol import Generated
@@ -19,10 +20,7 @@ from projects.nl2sql_analytics.generation import extract_sql
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatMessage, ChatRequest
 
-SYSTEM_PROMPT = (
-    "You are an expert SQLite analyst. Write one SQLite SELECT query that answers the user's question "
-    "using only the tables and columns in the schema. Reply with the SQL only, in a ```sql code block."
-)
+SYSTEM_PROMPT = generation.SYSTEM_PROMPT.format(dialect="SQLite")  # the pipeline's own instruction, no extras
 
 
 def schema_dump(db_path: str | Path, metadata: DbMetadata | None = None) -> str:
