@@ -99,6 +99,35 @@ class EmbeddingSettings(BaseModel):
     openai_model: str = "all-minilm-l6-v2"
 
 
+class VisionSettings(BaseModel):
+    """Image embedders behind ``shared.serving.vision`` (MODELS.md: no CLIP weights ship in any package).
+
+    ``efficientnet`` (offline default): the packaged ImageNet-trained EfficientNet-Lite0 gives an image
+    feature vector and ImageNet labels; it has no text tower, so text→image goes through the labels.
+    ``open_clip``: a CLIP model by architecture name and a pretrained tag (downloads: production only)
+    or a local checkpoint path. ``openai``: an OpenAI-compatible ``/v1/embeddings`` server (vLLM serving
+    a CLIP model) that takes text as ``input`` and images as chat-style ``messages``.
+    """
+
+    backend: Literal["efficientnet", "open_clip", "openai"] = "efficientnet"
+    batch_size: int = Field(default=16, ge=1, description="images per forward pass")
+    threads: int | None = Field(default=None, description="torch intra-op threads; None = leave torch's default")
+    label_top_k: int = Field(default=5, ge=1, le=50, description="ImageNet labels kept per image (efficientnet)")
+    open_clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name")
+    open_clip_pretrained: str | None = Field(
+        default=None,
+        description="a pretrained tag (e.g. 'laion2b_s34b_b79k': fetched from the hub, production only) or the "
+        "path of a local checkpoint file",
+    )
+    open_clip_model_config: Path | None = Field(
+        default=None, description="JSON architecture config registered before loading (a custom/self-trained model)"
+    )
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: SecretStr = SecretStr("not-needed")
+    openai_model: str = "openai/clip-vit-base-patch32"
+    request_timeout_s: float = 60.0
+
+
 class RerankSettings(BaseModel):
     """Cross-encoder reranking. No cross-encoder ships offline (MODELS.md): set a local path or hub id in production."""
 
@@ -187,6 +216,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = ServingSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     rerank: RerankSettings = RerankSettings()
+    vision: VisionSettings = VisionSettings()
     database: DatabaseSettings = DatabaseSettings()
     api: ApiSettings = ApiSettings()
     portal: PortalSettings = PortalSettings()
