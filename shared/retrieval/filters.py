@@ -47,4 +47,22 @@ def where_clause(
     if f.metadata:
         parts.append(sql.SQL("{}.metadata @> %(w_meta)s").format(a))
         params["w_meta"] = Jsonb(f.metadata)
+    for i, (key, values) in enumerate(sorted((f.metadata_in or {}).items())):
+        parts.append(
+            sql.SQL("({}.metadata ->> %(w_in_key{i})s) = ANY(%(w_in{i})s::text[])").format(a, i=sql.SQL(str(i)))
+        )
+        params[f"w_in_key{i}"], params[f"w_in{i}"] = key, values
+    for i, (key, bounds) in enumerate(sorted((f.metadata_ranges or {}).items())):
+        # CASE, not AND: SQL does not promise to evaluate the type test before the cast
+        value = sql.SQL(
+            "(CASE WHEN jsonb_typeof({a}.metadata -> %(w_rk{i})s) = 'number' "
+            "THEN ({a}.metadata ->> %(w_rk{i})s)::float8 END)"
+        ).format(a=a, i=sql.SQL(str(i)))
+        params[f"w_rk{i}"] = key
+        if bounds.min is not None:
+            parts.append(sql.SQL("{} >= %(w_rmin{i})s").format(value, i=sql.SQL(str(i))))
+            params[f"w_rmin{i}"] = bounds.min
+        if bounds.max is not None:
+            parts.append(sql.SQL("{} <= %(w_rmax{i})s").format(value, i=sql.SQL(str(i))))
+            params[f"w_rmax{i}"] = bounds.max
     return sql.SQL(" AND ").join(parts), params

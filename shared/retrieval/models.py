@@ -16,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
 
 PUBLIC_GROUP = "public"
 _ID_NAMESPACE = uuid.UUID("6f1c1f0e-6a53-4f55-9a55-2d8f1b7f0c11")
 
-DocType = Literal["txt", "md", "html", "pdf", "other"]
+DocType = Literal["txt", "md", "html", "pdf", "image", "other"]
 
 
 def sha256_text(text: str) -> str:
@@ -132,6 +132,17 @@ class UpsertResult(BaseModel):
         return self.status != "unchanged"
 
 
+# metadata keys reach SQL as bound parameters, but keep them to plain identifiers all the same
+MetadataKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+
+
+class MetadataRange(BaseModel):
+    """Inclusive bounds on a numeric metadata field; a row without the field never matches."""
+
+    min: float | None = None
+    max: float | None = None
+
+
 class SearchFilters(BaseModel):
     """Metadata filters, all applied in SQL next to the ACL predicate. Unset fields do not filter."""
 
@@ -141,6 +152,12 @@ class SearchFilters(BaseModel):
     date_to: datetime | None = None
     tags_any: list[str] | None = Field(default=None, description="chunk metadata 'tags' contains any of these")
     metadata: dict[str, Any] | None = Field(default=None, description="jsonb containment: metadata @> this")
+    metadata_in: dict[MetadataKey, list[str]] | None = Field(
+        default=None, description="metadata[key] (as text) is one of the values, per key (e.g. several sources)"
+    )
+    metadata_ranges: dict[MetadataKey, MetadataRange] | None = Field(
+        default=None, description="numeric metadata[key] within [min, max] per key (e.g. width ≥ 1024)"
+    )
 
 
 class SearchResult(BaseModel):
@@ -151,6 +168,9 @@ class SearchResult(BaseModel):
     dense_rank: int | None = None
     fulltext_rank: int | None = None
     rerank_score: float | None = None
+    dense_score: float | None = Field(
+        default=None, description="cosine similarity to the query vector, if ranked by it"
+    )
     source_uri: str
     page: int | None = None
     section: str | None = None

@@ -33,7 +33,9 @@ _RESULT_COLUMNS = sql.SQL("c.id AS chunk_id, c.document_id, c.text, c.source_uri
 
 class SearchRequest(BaseModel):
     collection: str
-    query: str = Field(min_length=1)
+    query: str = Field(
+        default="", description="the text query; may be empty only for a dense search by a given query vector"
+    )
     principal: Principal
     mode: Mode = "hybrid"
     k: int = Field(default=10, ge=1, le=200)
@@ -84,7 +86,7 @@ def dense_sql(dim: int, where: sql.Composable, with_embedding: bool = False) -> 
         sql.SQL(", c.embedding::vector({d}) AS embedding").format(d=sql.Literal(dim)) if with_embedding else sql.SQL("")
     )
     return sql.SQL(
-        "SELECT *, 1 - dist AS score, row_number() OVER (ORDER BY dist) AS dense_rank FROM ("
+        "SELECT *, 1 - dist AS score, 1 - dist AS dense_score, row_number() OVER (ORDER BY dist) AS dense_rank FROM ("
         "SELECT {cols}{emb}, c.embedding::vector({d}) <=> %(qvec)s::vector({d}) AS dist "
         "FROM chunks c WHERE c.dim = {d} AND {where} "
         "ORDER BY c.embedding::vector({d}) <=> %(qvec)s::vector({d}) LIMIT %(limit)s) s ORDER BY dist"
@@ -126,7 +128,7 @@ def hybrid_sql(
     return sql.SQL(
         """
         WITH dense AS (
-            SELECT id, row_number() OVER (ORDER BY dist) AS r,
+            SELECT id, row_number() OVER (ORDER BY dist) AS r, 1 - dist AS sim,
                    COALESCE((max(dist) OVER () - dist) / NULLIF(max(dist) OVER () - min(dist) OVER (), 0), 1) AS n
             FROM (
                 SELECT c.id, c.embedding::vector({d}) <=> %(qvec)s::vector({d}) AS dist
@@ -141,10 +143,10 @@ def hybrid_sql(
                 ORDER BY {rank} DESC, c.id LIMIT %(cand)s) s
         ), fused AS (
             SELECT COALESCE(dense.id, sparse.id) AS id, dense.r AS dense_rank, sparse.r AS fulltext_rank,
-                   {score} AS score
+                   dense.sim AS dense_score, {score} AS score
             FROM dense FULL OUTER JOIN sparse ON dense.id = sparse.id
         )
-        SELECT {cols}{emb}, f.score, f.dense_rank, f.fulltext_rank
+        SELECT {cols}{emb}, f.score, f.dense_rank, f.fulltext_rank, f.dense_score
         FROM fused f JOIN chunks c ON c.id = f.id
         ORDER BY f.score DESC, f.id LIMIT %(limit)s
         """
@@ -181,15 +183,24 @@ def mmr_select(query: np.ndarray, candidates: np.ndarray, k: int, lam: float) ->
 class Searcher:
     """Runs :class:`SearchRequest` s against a :class:`PgVectorStore` with one embedder (and an optional reranker)."""
 
-    def __init__(self, store: PgVectorStore, embedder: Embedder, reranker: Reranker | None = None) -> None:
+    def __init__(self, store: PgVectorStore, embedder: Embedder | None, reranker: Reranker | None = None) -> None:
+        """``embedder=None``: a searcher for vector queries only (a space with no text encoder, e.g. image features)."""
         self.store = store
         self.embedder = embedder
         self.reranker = reranker
 
-    def search(self, request: SearchRequest) -> list[SearchResult]:
+    def search(
+        self, request: SearchRequest, *, query_vector: np.ndarray | None = None, vector_model: str | None = None
+    ) -> list[SearchResult]:
+        """Run ``request``. ``query_vector`` (made by ``vector_model``, checked against the collection's model)
+        replaces embedding the text: image→image and "more like this" search with a stored vector."""
+        if query_vector is not None and vector_model is None:
+            raise ValueError("a query_vector needs the vector_model that produced it")
+        if not request.query.strip() and (query_vector is None or request.mode != "dense"):
+            raise ValueError("an empty query is only allowed for a dense search by query_vector")
         started = time.perf_counter()
         with span("retrieval.search", mode=request.mode, collection=request.collection, k=request.k) as s:
-            rows, qvec = self._candidates(request)
+            rows, qvec = self._candidates(request, query_vector, vector_model)
             if request.rerank:
                 rows = self._rerank(request, rows)
             if request.mmr and rows:
@@ -201,9 +212,18 @@ class Searcher:
         RETRIEVAL_LATENCY.labels(request.mode).observe(time.perf_counter() - started)
         return results
 
-    def _candidates(self, request: SearchRequest) -> tuple[list[dict[str, Any]], np.ndarray | None]:
+    def _candidates(
+        self, request: SearchRequest, query_vector: np.ndarray | None = None, vector_model: str | None = None
+    ) -> tuple[list[dict[str, Any]], np.ndarray | None]:
         need_vectors = request.mmr
-        qvec = self.embedder.embed_query(request.query) if (request.mode != "fulltext" or need_vectors) else None
+        qvec: np.ndarray | None = None
+        if query_vector is not None:
+            qvec = np.asarray(query_vector, dtype=np.float32)
+        elif request.mode != "fulltext" or need_vectors:
+            if self.embedder is None:
+                raise ValueError("this searcher has no text embedder; pass a query_vector")
+            qvec = self.embedder.embed_query(request.query)
+        model = vector_model if query_vector is not None else (self.embedder.model if self.embedder else None)
         where, params = where_clause(request.collection, request.principal, request.filters)
         pool = request.candidates if (request.rerank or request.mmr) else request.k
         params |= {
@@ -228,10 +248,10 @@ class Searcher:
             ).fetchone()
             if collection is None:
                 raise CollectionNotFoundError(f"no collection named {request.collection!r}")
-            if request.mode != "fulltext" and collection["embedding_model"] != self.embedder.model:
+            if request.mode != "fulltext" and collection["embedding_model"] != model:
                 raise CollectionConflictError(
                     f"collection {request.collection!r} is embedded with {collection['embedding_model']}, "
-                    f"the searcher uses {self.embedder.model}"
+                    f"the query vector comes from {model}"
                 )
             dim = int(collection["embedding_dim"])
             if request.mode == "dense":
@@ -262,6 +282,7 @@ class Searcher:
             text=row["text"],
             score=float(row["score"]),
             dense_rank=row.get("dense_rank"),
+            dense_score=float(row["dense_score"]) if row.get("dense_score") is not None else None,
             fulltext_rank=row.get("fulltext_rank"),
             rerank_score=row.get("rerank_score"),
             source_uri=row["source_uri"],

@@ -164,3 +164,53 @@ def test_rerank_reorders_candidates_and_metrics_are_recorded(searcher: Searcher)
     searcher.reranker = None
     with pytest.raises(ValueError, match="reranker"):
         search(searcher, "x", rerank=True)
+
+
+def test_metadata_in_and_ranges_filter_in_sql(database_url: str, embedder: LocalEmbedder) -> None:
+    upgrade(database_url)
+    store = PgVectorStore(database_url)
+    store.create_collection("photos", embedding_model=embedder.model, embedding_dim=embedder.dim)
+    indexer = Indexer(store, embedder)
+    rows = [("a", "travel", 4000), ("b", "home", 800), ("c", "travel", 640), ("d", "work", "wide")]
+    for uri, source, width in rows:
+        indexer.index(
+            Document(collection="photos", source_uri=uri, text=f"photo {uri} of a beach", doc_type="image",
+                     tenant_id="acme", metadata={"source": source, "width": width})
+        )  # fmt: skip
+    searcher = Searcher(store, embedder)
+
+    def uris(filters: SearchFilters) -> set[str]:
+        hits = searcher.search(SearchRequest(collection="photos", query="beach", principal=USER, filters=filters))
+        return {h.source_uri for h in hits}
+
+    assert uris(SearchFilters(metadata_in={"source": ["travel", "work"]})) == {"a", "c", "d"}
+    assert uris(SearchFilters(metadata_ranges={"width": {"min": 700}})) == {"a", "b"}  # "wide" is not a number
+    assert uris(SearchFilters(metadata_ranges={"width": {"min": 700, "max": 1000}})) == {"b"}
+    assert uris(SearchFilters(metadata_in={"source": ["travel"]}, metadata_ranges={"width": {"max": 1000}})) == {"c"}
+    with pytest.raises(ValueError):
+        SearchFilters(metadata_in={"source; DROP TABLE chunks": ["x"]})
+
+
+def test_search_by_query_vector_and_dense_scores_in_hybrid(searcher: Searcher, embedder: LocalEmbedder) -> None:
+    vector = embedder.embed_query("how do I get my money back")
+    dense = searcher.search(
+        SearchRequest(collection="kb", principal=USER, mode="dense", k=2),
+        query_vector=vector,
+        vector_model=embedder.model,
+    )
+    assert dense[0].source_uri == "refunds.md"
+    assert dense[0].dense_score == pytest.approx(dense[0].score)
+    hybrid = search(searcher, "license activation", mode="hybrid", k=7)
+    for hit in hybrid:
+        assert (hit.dense_score is None) == (hit.dense_rank is None)
+    ranked = sorted((h for h in hybrid if h.dense_rank), key=lambda h: h.dense_rank)
+    assert [h.dense_score for h in ranked] == sorted((h.dense_score for h in ranked), reverse=True)
+    with pytest.raises(ValueError, match="empty query"):
+        searcher.search(SearchRequest(collection="kb", principal=USER, mode="hybrid"), query_vector=vector,
+                        vector_model=embedder.model)  # fmt: skip
+    from shared.retrieval.store import CollectionConflictError
+
+    with pytest.raises(CollectionConflictError):
+        searcher.search(
+            SearchRequest(collection="kb", principal=USER, mode="dense"), query_vector=vector, vector_model="other"
+        )
