@@ -37,6 +37,10 @@ class MultimodalSettings(BaseSettings):
     )
 
     # -- indexing ----------------------------------------------------------------------------------------
+    import_roots: list[Path] = Field(
+        default_factory=lambda: [REPO_ROOT / "var" / "multimodal"],
+        description="folders (and their subfolders) the API may import from; anything else is refused",
+    )
     media_dir: Path = Field(default=REPO_ROOT / "var" / "multimodal" / "media", description="uploaded originals")
     thumbnail_side: int = Field(default=256, ge=32, le=1024, description="longest side of stored thumbnails")
     ocr: bool = Field(default=True, description="read text in images (rapidocr) and index it for full-text search")
@@ -49,6 +53,8 @@ class MultimodalSettings(BaseSettings):
     job_queue: str = "multimodal"
     inline_worker: bool = Field(default=True, description="run indexing jobs in a thread of the API process")
     demo_images: int = Field(default=48, ge=4, description="images generated for the demo library")
+    demo_dir: Path = Field(default=REPO_ROOT / "var" / "multimodal" / "demo", description="where the demo is written")
+    demo_sync: bool = Field(default=True, description="index the demo library before `make demo` opens the portal")
 
     # -- search ------------------------------------------------------------------------------------------
     default_page_size: int = Field(default=24, ge=1, le=100)
