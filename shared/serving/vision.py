@@ -128,7 +128,7 @@ class EfficientNetImageEmbedder(ImageEmbedder):
     backend = "efficientnet"
     supports_text = False
     dim = 1280
-    _cache: ClassVar[dict[str, Any]] = {}
+    _cache: ClassVar[dict[tuple[str, str], Any]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
@@ -160,7 +160,7 @@ class EfficientNetImageEmbedder(ImageEmbedder):
 
     @classmethod
     def _load(cls, path: Path, expected_sha256: str) -> Any:
-        key = str(path.resolve())
+        key = (str(path.resolve()), expected_sha256)  # a different expectation re-verifies the file
         with cls._lock:
             if key not in cls._cache:
                 actual = _sha256(path)
