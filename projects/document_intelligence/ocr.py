@@ -1,6 +1,7 @@
 """OCR engines behind one protocol, plus page orientation and skew handling.
 
-``RapidOcrEngine`` (default) runs PaddleOCR's PP-OCR models as ONNX, shipped in the ``rapidocr``
+The protocol, ``OcrLine``/``OcrWord`` and ``RapidOcrEngine`` live in ``shared.vision.ocr`` and are re-exported
+here. ``RapidOcrEngine`` (default) runs PaddleOCR's PP-OCR models as ONNX, shipped in the ``rapidocr``
 wheel, so it works offline. ``PaddleOcrEngine`` adapts ``paddleocr`` for users with network access
 (it downloads its models on first use); if it cannot load, ``OcrUnavailableError`` names the setting
 to switch back.
@@ -15,114 +16,44 @@ pass on a straightened raster would cost a full pass and read the same text).
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from projects.document_intelligence.settings import DocIntSettings, get_docint_settings
+from shared.vision.ocr import (
+    OcrEngine,
+    OcrLine,
+    OcrUnavailableError,
+    OcrWord,
+    Quad,
+    RapidOcrEngine,
+    _WarningsOnly,
+    get_rapid_ocr_engine,
+    quiet_vendor_logs,
+)
 
-Quad = list[tuple[float, float]]
-
-_QUIET_PACKAGES = ("rapidocr", "rapid_layout")
-_QUIET_NAMES = ("RapidOCR", "RapidLayout")
-
-
-def quiet_vendor_logs() -> None:
-    """Drop INFO chatter from rapidocr/rapid-layout.
-
-    Their ``Logger`` helper calls ``setLevel(INFO)`` whenever a module builds its logger (named after the
-    module, often only when a model loads), so levels do not stick: a filter on every module's logger,
-    created in advance from the packages' file names, does.
-    """
-    names = set(_QUIET_NAMES)
-    for package in _QUIET_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        for root in spec.submodule_search_locations:
-            for path in Path(root).rglob("*.py"):
-                parts = path.relative_to(root).with_suffix("").parts
-                names.add(".".join((package, *[p for p in parts if p != "__init__"])))
-    for name in names:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _WarningsOnly) for f in logger.filters):
-            logger.addFilter(_WarningsOnly())
-
-
-class _WarningsOnly(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
-
-
-class OcrUnavailableError(RuntimeError):
-    """The selected OCR engine cannot be loaded."""
-
-
-@dataclass
-class OcrWord:
-    text: str
-    box: Quad
-    confidence: float
-
-
-@dataclass
-class OcrLine:
-    """One detected text line: ``box`` is a 4-point quad (clockwise from top-left) in image pixels."""
-
-    text: str
-    box: Quad
-    confidence: float
-    words: list[OcrWord] | None = None
-
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        xs = [p[0] for p in self.box]
-        ys = [p[1] for p in self.box]
-        return (min(xs), min(ys), max(xs), max(ys))
-
-
-class OcrEngine(Protocol):
-    name: str
-
-    def recognize(self, image: np.ndarray) -> list[OcrLine]:
-        """Lines of an RGB ``uint8`` image (H×W×3), boxes in that image's pixels."""
-        ...
-
-
-class RapidOcrEngine:
-    """rapidocr (PP-OCR ONNX). One instance per process; calls are serialised (the engine keeps call state)."""
-
-    name = "rapidocr"
-
-    def __init__(self) -> None:
-        quiet_vendor_logs()
-        from rapidocr import RapidOCR
-
-        self._engine = RapidOCR(params={"Global.log_level": "warning", "Global.use_cls": False})
-        quiet_vendor_logs()
-        self._lock = threading.Lock()
-
-    def recognize(self, image: np.ndarray) -> list[OcrLine]:
-        with self._lock:
-            out = self._engine(np.ascontiguousarray(image), return_word_box=True)
-        if out.txts is None or out.boxes is None:
-            return []
-        word_results = out.word_results if len(out.word_results) == len(out.txts) else [None] * len(out.txts)
-        lines = []
-        for text, box, score, words in zip(out.txts, out.boxes, out.scores, word_results, strict=True):
-            quad = [(float(x), float(y)) for x, y in box]
-            ocr_words = None
-            if words and all(w and w[2] is not None for w in words):
-                ocr_words = [OcrWord(str(w[0]), [(float(x), float(y)) for x, y in w[2]], float(w[1])) for w in words]
-            lines.append(OcrLine(str(text), quad, float(score), ocr_words))
-        return lines
+# the engine core lives in shared/vision/ocr.py (multimodal search and moderation use it too); re-exported here
+__all__ = [
+    "OcrEngine",
+    "OcrLine",
+    "OcrPage",
+    "OcrUnavailableError",
+    "OcrWord",
+    "PaddleOcrEngine",
+    "Quad",
+    "RapidOcrEngine",
+    "_WarningsOnly",
+    "estimate_skew",
+    "get_ocr_engine",
+    "mean_confidence",
+    "ocr_page",
+    "quiet_vendor_logs",
+    "upright",
+]
 
 
 class PaddleOcrEngine:
@@ -177,7 +108,7 @@ def get_ocr_engine(settings: DocIntSettings | None = None) -> OcrEngine:
     name = (settings or get_docint_settings()).ocr_engine
     with _ENGINES_LOCK:
         if name not in _ENGINES:
-            _ENGINES[name] = PaddleOcrEngine() if name == "paddleocr" else RapidOcrEngine()
+            _ENGINES[name] = PaddleOcrEngine() if name == "paddleocr" else get_rapid_ocr_engine()
         return _ENGINES[name]
 
 

@@ -24,6 +24,7 @@ LLM_LATENCY = Histogram(
 LLM_TOKENS = Counter("llm_tokens_total", "Tokens processed", ["backend", "model", "kind"])  # kind: prompt|completion
 LLM_COST = Counter("llm_cost_usd_total", "Estimated model cost in USD", ["backend", "model"])
 EMBEDDINGS = Counter("embedding_texts_total", "Texts embedded", ["backend", "model"])
+IMAGE_EMBEDDINGS = Counter("image_embeddings_total", "Images embedded", ["backend", "model"])
 CACHE_LOOKUPS = Counter("cache_lookups_total", "Cache lookups", ["cache", "result"])  # cache: exact|semantic
 BREAKER_STATE = Gauge("circuit_breaker_open", "1 when the backend's circuit breaker is open", ["backend"])
 RETRIEVAL_LATENCY = Histogram(

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.serving.base import ChatModel, Embedder, Reranker
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.serving.vision import ImageEmbedder
 
 _lock = threading.RLock()
 _chat_models: dict[str, ChatModel] = {}
 _embedders: dict[str, Embedder] = {}
 _rerankers: dict[str, Reranker | None] = {}
+_image_embedders: dict[str, ImageEmbedder] = {}
 
 
 def build_backend(name: str, settings: Settings) -> ChatModel:
@@ -118,9 +122,25 @@ def get_reranker(settings: Settings | None = None) -> Reranker | None:
         return _rerankers[key]
 
 
+def get_image_embedder(settings: Settings | None = None) -> ImageEmbedder:
+    """The shared image embedder for these vision settings (torch/open_clip are imported only here, on first use)."""
+    settings = settings or get_settings()
+    from shared.serving.vision import build_image_embedder
+
+    v = settings.vision
+    key = json.dumps(
+        [v.model_dump(mode="json"), v.openai_api_key.get_secret_value(), str(settings.cache_dir)], default=str
+    )
+    with _lock:
+        if key not in _image_embedders:
+            _image_embedders[key] = build_image_embedder(v, settings.cache_dir)
+        return _image_embedders[key]
+
+
 def reset_serving_singletons() -> None:
     """Forget every shared instance (tests; a settings reload). Loaded model weights stay cached by their classes."""
     with _lock:
         _chat_models.clear()
         _embedders.clear()
         _rerankers.clear()
+        _image_embedders.clear()
