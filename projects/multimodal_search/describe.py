@@ -5,9 +5,9 @@ confident labels, text read by OCR, camera, dominant colours, orientation and (u
 as the evaluation does) the file name's words — into one document for PostgreSQL full-text search.
 
 The **description vector** is the offline default's answer to "no text tower": the image is placed in
-the sentence model's space as the weighted mean of sentences about it: ``"a photo of a <label>"`` for
-each ImageNet label weighted by its probability, the caption (weight 1), tags and OCR text (lower
-weights: they are often partial). A query embedded by the same model then lands near the images whose
+the sentence model's space as the weighted mean of sentences about it: the labels' sentences
+``"a photo of a <label>"`` mixed by probability (as one unit-length component), the caption (weight 1),
+tags and OCR text (lower weights: they are often partial). A query embedded by the same model then lands near the images whose
 labels or captions say the same thing. Label sentences repeat across images, so they are embedded once
 per process and cached.
 """
@@ -25,6 +25,7 @@ import numpy as np
 from shared.serving.base import Embedder
 
 LABEL_TEMPLATE = "a photo of a {}"
+LABELS_WEIGHT = 1.0
 CAPTION_WEIGHT = 1.0
 TAGS_WEIGHT = 0.5
 OCR_WEIGHT = 0.3
@@ -122,9 +123,14 @@ class DescriptionEncoder:
         fallback: list[int] = []
         for i, f in enumerate(items):
             vec = np.zeros(self.embedder.dim, dtype=np.float32)
+            # the labels are one component of weight LABELS_WEIGHT whatever their total probability (a flat
+            # top-5 of 0.12/0.09/0.08/... must still outweigh a single tag), mixed by relative probability
+            label_mix = np.zeros(self.embedder.dim, dtype=np.float32)
             for name, p in f.labels:
                 if p >= MIN_LABEL_PROBABILITY:
-                    vec += p * labels[name]
+                    label_mix += p * labels[name]
+            if (norm := float(np.linalg.norm(label_mix))) > 1e-6:
+                vec += LABELS_WEIGHT * label_mix / norm
             for j, weight in slots[i]:
                 vec += weight * free[j]
             norm = float(np.linalg.norm(vec))

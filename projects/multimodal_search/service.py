@@ -49,16 +49,8 @@ from shared.retrieval.search import Searcher, SearchRequest
 from shared.retrieval.store import PgVectorStore
 from shared.serving.base import Embedder
 from shared.serving.vision import ImageEmbedder
-from shared.vision.images import (
-    ImageInputError,
-    ImageLimits,
-    LoadedImage,
-    dominant_colours,
-    load_image,
-    make_thumbnail,
-    orientation_of,
-    perceptual_hash,
-)
+from shared.vision.features import dominant_colours, make_thumbnail, orientation_of, perceptual_hash
+from shared.vision.images import ImageInputError, ImageLimits, LoadedImage, load_image
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, date, datetime, time as dtime
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from typing import Any
 
 import httpx
