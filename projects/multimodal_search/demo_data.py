@@ -99,6 +99,7 @@ def _e(slug, fmt, size, caption, tags, source, render, camera=None, city=None, h
 
 # Priority order: the first dozen already cover every kind and format, so a small ``n`` is still a varied library.
 # A near-duplicate always comes after the image it copies.
+# fmt: off
 CATALOG: list[_Entry] = [
     _e("sunset-lisbon", "jpeg", (1600, 1067), "Sunset over the sea at Lisbon, orange sky",
        "sunset sea sun orange sky reflection ocean", "travel-2024", ("scene", "sunset", "orange", {}),
@@ -126,7 +127,7 @@ CATALOG: list[_Entry] = [
     _e("city-skyline-new-york", "jpeg", (1200, 800), "City skyline at night with lit windows, New York",
        "city skyline night buildings windows lights urban", "travel-2023", ("scene", "city", "blue-hour", {}),
        "sony", "New York", (20, 22)),
-    _e("restaurant-menu", "jpeg", (768, 1152), "Menu of Trattoria Sole with soup, risotto, grilled salmon and apple pie",
+    _e("restaurant-menu", "jpeg", (768, 1152), "Menu of Trattoria Sole: soup, risotto, grilled salmon, apple pie",
        "menu restaurant food dishes prices text", "travel-2024", ("sign", "menu"), "iphone", "Lisbon", (12, 14)),
     _e("palette-seaside", "png", (1200, 600), "Colour palette Seaside with coral, sand, saffron, teal and ink swatches",
        "palette colours swatches design hex", "design", ("sign", "palette")),
@@ -224,6 +225,7 @@ CATALOG: list[_Entry] = [
        "mountains hills green summer sky landscape", "home", ("scene", "mountains", "green", {}),
        "galaxy", None, (10, 16)),
 ]
+# fmt: on
 
 _EXTRA_CAPTIONS = {
     "sunset": "Sunset over the sea, {p} sky",
@@ -287,12 +289,18 @@ def _shooting_star_frames(rng: np.random.Generator, w: int, h: int) -> list[Imag
     return frames
 
 
+def _burst_frame(img: Image.Image, shift: int) -> Image.Image:
+    w, h = img.size
+    box = (shift, shift // 2, w - shift // 4, h - shift // 3)
+    return img.crop(box).resize((w, h), Image.Resampling.BICUBIC)
+
+
 def _render(entry: _Entry, seed: int, done: dict[str, Image.Image]) -> Image.Image | list[Image.Image]:
     w, h = entry.size
     kind = entry.render[0]
     if kind == "scene":
         _, scene, palette, kwargs = entry.render
-        return SCENES[scene](_rng(seed, entry.slug), w, h, palette, 0.0, **kwargs)
+        return SCENES[scene](_rng(seed, entry.slug), w, h, palette, **kwargs)
     if kind == "sign":
         return SIGNS[entry.render[1]](_rng(seed, entry.slug), w, h)
     if kind == "animated":
@@ -305,10 +313,8 @@ def _render(entry: _Entry, seed: int, done: dict[str, Image.Image]) -> Image.Ima
         return img if img.size == (w, h) else img.resize((w, h), Image.Resampling.LANCZOS)
     if kind == "dup":
         _, origin, op, arg = entry.render
-        source = next(e for e in CATALOG if e.slug == origin)
-        if op == "shift":  # the same scene, camera moved by a few pixels
-            _, scene, palette, kwargs = source.render
-            return SCENES[scene](_rng(seed, origin), w, h, palette, float(arg), **kwargs)
+        if op == "shift":  # the next frame of a burst: the camera moved a few pixels and zoomed a hair
+            return _burst_frame(done[origin], int(arg))
         if op == "brightness":  # the same frame, exposure nudged
             return ImageEnhance.Brightness(done[origin]).enhance(float(arg))
         if op == "reencode":  # a smaller, recompressed copy

@@ -37,20 +37,28 @@ def noise(rng: np.random.Generator, h: int, w: int, cells: float, octaves: int =
 
     ``cells`` is the number of noise cells across the longer side; ``stretch`` > 1 makes features wider than tall
     (clouds, water streaks)."""
-    out = np.zeros((h, w), dtype=np.float32)
+    # Octaves are summed at a working resolution of at most ~640 px and upsampled once: the noise is smooth anyway,
+    # and per-octave full-size resizes were most of the render time on big images.
+    step = max(1, max(h, w) // 640)
+    wh, ww = max(2, -(-h // step)), max(2, -(-w // step))
+    out = np.zeros((wh, ww), dtype=np.float32)
     amp, total = 1.0, 0.0
     for octave in range(octaves):
         c = cells * (2**octave)
-        gw = max(2, int(round(c * w / max(h, w) / stretch)) + 1)
-        gh = max(2, int(round(c * h / max(h, w))) + 1)
+        gw = max(2, round(c * w / max(h, w) / stretch) + 1)
+        gh = max(2, round(c * h / max(h, w)) + 1)
         grid = rng.random((gh, gw), dtype=np.float32)
-        out += amp * np.asarray(Image.fromarray(grid, mode="F").resize((w, h), Image.Resampling.BICUBIC))
+        out += amp * np.asarray(Image.fromarray(grid, mode="F").resize((ww, wh), Image.Resampling.BICUBIC))
         total += amp
         amp *= 0.5
+    if (wh, ww) != (h, w):
+        out = np.asarray(Image.fromarray(out, mode="F").resize((w, h), Image.Resampling.BICUBIC))
     return np.clip(out / total, 0.0, 1.0)
 
 
-def ridge(rng: np.random.Generator, w: int, base: float, amp: float, octaves: int = 6, rough: float = 0.5) -> np.ndarray:
+def ridge(
+    rng: np.random.Generator, w: int, base: float, amp: float, octaves: int = 6, rough: float = 0.5
+) -> np.ndarray:
     """A 1-D fractal line (y per x): piecewise-linear octaves give sharp mountain-like peaks."""
     x = np.arange(w, dtype=np.float32)
     y = np.zeros(w, dtype=np.float32)
@@ -79,16 +87,25 @@ def below(line: np.ndarray, h: int) -> np.ndarray:
 
 def blend(canvas: Canvas, mask: np.ndarray, color: Color | Canvas, alpha: float = 1.0) -> None:
     """Paint ``color`` (a colour or a canvas) over ``canvas`` where ``mask`` (0..1, (h, w)) says, in place."""
-    m = (mask * alpha)[..., None].astype(np.float32)
+    # Only the rows the mask touches are blended: most masks (ridges, mist bands, signs) cover a fraction of the
+    # image, and full-frame float blends were the bulk of render time.
+    rows = np.flatnonzero(np.asarray(mask).max(axis=1) > 0)
+    if rows.size == 0:
+        return
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    m = np.asarray(mask, dtype=np.float32)[r0:r1, :, None] * np.float32(alpha)
     src = np.asarray(color, dtype=np.float32)
-    canvas *= 1.0 - m
-    canvas += m * src
+    if src.ndim == 3:
+        src = src[r0:r1]
+    region = canvas[r0:r1]
+    region += m * (src - region)
 
 
 def radial(h: int, w: int, cx: float, cy: float, radius: float) -> np.ndarray:
     """Distance from (cx, cy) divided by ``radius``, shape (h, w)."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2) / max(radius, 1e-6)
+    yy = (np.arange(h, dtype=np.float32)[:, None] - cy) ** 2
+    xx = (np.arange(w, dtype=np.float32)[None, :] - cx) ** 2
+    return np.sqrt(xx + yy) / max(radius, 1e-6)
 
 
 def glow(canvas: Canvas, cx: float, cy: float, radius: float, color: Color, strength: float = 1.0) -> None:
@@ -116,7 +133,7 @@ def shape_mask(h: int, w: int, draw_fn, blur: float = 0.0) -> np.ndarray:
 
 def grain(rng: np.random.Generator, canvas: Canvas, sigma: float) -> None:
     """Fine monochrome film grain, in place (kept light: grain costs JPEG bytes)."""
-    canvas += rng.normal(0.0, sigma, canvas.shape[:2]).astype(np.float32)[..., None]
+    canvas += (rng.standard_normal(canvas.shape[:2], dtype=np.float32) * sigma)[..., None]
 
 
 def to_image(canvas: Canvas) -> Image.Image:
@@ -124,7 +141,7 @@ def to_image(canvas: Canvas) -> Image.Image:
 
 
 def mix(a: Color, b: Color, t: float) -> Color:
-    return tuple(int(round(a[i] + (b[i] - a[i]) * t)) for i in range(3))  # type: ignore[return-value]
+    return tuple(round(a[i] + (b[i] - a[i]) * t) for i in range(3))  # type: ignore[return-value]
 
 
 def font(size: int) -> ImageFont.FreeTypeFont:
@@ -155,6 +172,8 @@ def draw_text(
         ew, gap = eb[2] - eb[0], max(2, size // 14)
         x_mid = (eb[0] + eb[2]) / 2
         lw = max(2, size // 11) + stroke
-        draw.line([(x_mid - ew * 0.12, eb[1] - gap), (x_mid + ew * 0.22, eb[1] - gap - size * 0.2)], fill=fill, width=lw)
+        draw.line(
+            [(x_mid - ew * 0.12, eb[1] - gap), (x_mid + ew * 0.22, eb[1] - gap - size * 0.2)], fill=fill, width=lw
+        )
         start = i + 1
     return box

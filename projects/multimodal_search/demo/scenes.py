@@ -2,11 +2,12 @@
 
 Each scene type takes a palette name so one type has several siblings (a "more like this" query on an orange sunset
 should find the pink and the red one), while the composition is drawn from the seed so siblings are not
-near-duplicates of each other. ``shift`` moves the whole composition by a few pixels: a re-rendered burst frame.
+near-duplicates of each other.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -29,7 +30,7 @@ from projects.multimodal_search.demo.paint import (
     to_image,
 )
 
-SceneFn = Callable[[np.random.Generator, int, int, str, float], Image.Image]
+SceneFn = Callable[..., Image.Image]  # (rng, width, height, palette, **options) -> image
 
 
 # -- shared pieces -----------------------------------------------------------------------------------------
@@ -99,15 +100,9 @@ def _round_tree(d: ImageDraw.ImageDraw, rng: np.random.Generator, x: float, base
         d.ellipse([x + ox - rr, base - height * 0.62 + oy - rr, x + ox + rr, base - height * 0.62 + oy + rr], fill=255)
 
 
-def _finish(rng: np.random.Generator, c: Canvas, shift: float, sigma: float = 1.6) -> Image.Image:
+def _finish(rng: np.random.Generator, c: Canvas, sigma: float = 1.6) -> Image.Image:
     grain(rng, c, sigma)
-    img = to_image(c)
-    if shift:
-        # A burst frame: the camera moved a little. Crop a shifted window and scale back to the same size.
-        w, h = img.size
-        dx = dy = abs(shift)
-        img = img.crop((dx, dy * 0.5, w - dx * 0.2, h - dy * 0.3)).resize((w, h), Image.Resampling.BICUBIC)
-    return img
+    return to_image(c)
 
 
 # -- scenes ------------------------------------------------------------------------------------------------
@@ -120,7 +115,7 @@ _SUNSET = {
 }
 
 
-def sunset_sea(rng: np.random.Generator, w: int, h: int, palette: str, shift: float = 0.0) -> Image.Image:
+def sunset_sea(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image:
     """Gradient sky, sun disc on the horizon, cloud streaks, sea with a broken sun reflection."""
     stops = _SUNSET[palette]
     horizon = h * rng.uniform(0.55, 0.64)
@@ -152,7 +147,7 @@ def sunset_sea(rng: np.random.Generator, w: int, h: int, palette: str, shift: fl
     refl = column * streaks * (1 - sea_t * 0.7)
     sea += refl[..., None] * (np.asarray(sun_col, np.float32) - sea) * 0.9
     blend(c, below(np.full(w, horizon, np.float32), h), sea)
-    return _finish(rng, c, shift)
+    return _finish(rng, c)
 
 
 _NIGHT = {
@@ -162,7 +157,7 @@ _NIGHT = {
 }
 
 
-def night_sky(rng: np.random.Generator, w: int, h: int, palette: str, shift: float = 0.0, phase: str = "full"):
+def night_sky(rng: np.random.Generator, w: int, h: int, palette: str, phase: str = "full"):
     """Stars (power-law brightness), a faint Milky Way band, a moon (full or crescent), a dark horizon."""
     c = gradient(h, w, _NIGHT[palette])
     if phase == "crescent":  # Milky Way: a diagonal band of fine noise
@@ -193,20 +188,23 @@ def night_sky(rng: np.random.Generator, w: int, h: int, palette: str, shift: flo
             blur=0.6,
         )
         blend(c, m, (4, 6, 10))
-    return _finish(rng, c, shift, sigma=1.2)
+    return _finish(rng, c, sigma=1.2)
 
 
 _MOUNTAIN = {
     "blue": dict(sky=[(0, (120, 160, 200)), (1, (236, 222, 206))], near=(22, 36, 60), far=(170, 186, 210), snow=False),
-    "alpine": dict(
-        sky=[(0, (60, 120, 200)), (1, (200, 226, 246))], near=(34, 58, 44), far=(150, 170, 196), snow=True
+    "alpine": dict(sky=[(0, (60, 120, 200)), (1, (200, 226, 246))], near=(34, 58, 44), far=(150, 170, 196), snow=True),
+    "purple": dict(
+        sky=[(0, (50, 40, 90)), (0.7, (210, 120, 130)), (1, (250, 190, 150))],
+        near=(30, 20, 46),
+        far=(150, 110, 150),
+        snow=False,
     ),
-    "purple": dict(sky=[(0, (50, 40, 90)), (0.7, (210, 120, 130)), (1, (250, 190, 150))], near=(30, 20, 46), far=(150, 110, 150), snow=False),
     "green": dict(sky=[(0, (90, 150, 220)), (1, (210, 230, 240))], near=(40, 80, 40), far=(140, 170, 170), snow=False),
 }
 
 
-def mountains(rng: np.random.Generator, w: int, h: int, palette: str, shift: float = 0.0) -> Image.Image:
+def mountains(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image:
     """Layered ridges from hazy far peaks to dark near hills (aerial perspective), sun glow, mist between layers."""
     p = _MOUNTAIN[palette]
     c = gradient(h, w, p["sky"])
@@ -232,24 +230,46 @@ def mountains(rng: np.random.Generator, w: int, h: int, palette: str, shift: flo
         # mist rising from the valley behind the next layer
         mist = np.clip(1 - np.abs(yy - (base + h * 0.1)) / (h * 0.08), 0, 1) * 0.35
         blend(c, np.broadcast_to(mist, (h, w)), mix(p["sky"][-1][1], (255, 255, 255), 0.3))
-    return _finish(rng, c, shift)
+    return _finish(rng, c)
 
 
 _FOREST = {
-    "summer": dict(sky=[(0, (110, 170, 230)), (1, (220, 236, 240))], trees=[(120, 160, 150), (40, 92, 54), (16, 52, 28)], round=False, fog=0.0, ground=(60, 110, 40)),
-    "autumn": dict(sky=[(0, (140, 170, 210)), (1, (246, 226, 200))], trees=[(200, 150, 110), (200, 96, 36), (140, 40, 24)], round=True, fog=0.0, ground=(120, 80, 30)),
-    "misty": dict(sky=[(0, (170, 180, 186)), (1, (226, 228, 226))], trees=[(190, 196, 196), (110, 124, 120), (40, 56, 50)], round=False, fog=0.55, ground=(70, 84, 70)),
+    "summer": dict(
+        sky=[(0, (110, 170, 230)), (1, (220, 236, 240))],
+        trees=[(120, 160, 150), (40, 92, 54), (16, 52, 28)],
+        round=False,
+        fog=0.0,
+        ground=(60, 110, 40),
+    ),
+    "autumn": dict(
+        sky=[(0, (140, 170, 210)), (1, (246, 226, 200))],
+        trees=[(200, 150, 110), (200, 96, 36), (140, 40, 24)],
+        round=True,
+        fog=0.0,
+        ground=(120, 80, 30),
+    ),
+    "misty": dict(
+        sky=[(0, (170, 180, 186)), (1, (226, 228, 226))],
+        trees=[(190, 196, 196), (110, 124, 120), (40, 56, 50)],
+        round=False,
+        fog=0.55,
+        ground=(70, 84, 70),
+    ),
 }
 
 
-def forest(rng: np.random.Generator, w: int, h: int, palette: str, shift: float = 0.0) -> Image.Image:
+def forest(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image:
     """Rows of trees, back to front: smaller, hazier and bluer in the back; fog between rows for the misty one."""
     p = _FOREST[palette]
     c = gradient(h, w, p["sky"])
     if palette != "misty":
         _puffy_clouds(rng, c, 4, (252, 252, 250), 0.35)
     ground_y = h * 0.78
-    blend(c, below(np.full(w, ground_y, np.float32), h), np.asarray(p["ground"], np.float32) * (0.8 + 0.3 * noise(rng, h, w, 40, 2))[..., None])
+    blend(
+        c,
+        below(np.full(w, ground_y, np.float32), h),
+        np.asarray(p["ground"], np.float32) * (0.8 + 0.3 * noise(rng, h, w, 40, 2))[..., None],
+    )
     rows = len(p["trees"])
     for i, col in enumerate(p["trees"]):
         t = i / max(rows - 1, 1)
@@ -280,17 +300,32 @@ def forest(rng: np.random.Generator, w: int, h: int, palette: str, shift: float 
             yy = np.arange(h, dtype=np.float32)[:, None]
             fog = np.clip((yy - base + tree_h * 0.8) / (tree_h * 0.9), 0, 1) * p["fog"]
             blend(c, np.broadcast_to(fog, (h, w)) * (0.7 + 0.3 * noise(rng, h, w, 6, 2)), (226, 228, 226))
-    return _finish(rng, c, shift)
+    return _finish(rng, c)
 
 
 _BEACH = {
-    "tropical": dict(sky=[(0, (40, 120, 210)), (1, (180, 220, 244))], sea=((40, 190, 200), (20, 90, 160)), sand=(236, 216, 170), palm=True),
-    "golden": dict(sky=[(0, (90, 120, 180)), (0.7, (240, 190, 140)), (1, (255, 220, 160))], sea=((120, 150, 160), (50, 70, 110)), sand=(214, 170, 120), palm=False),
-    "overcast": dict(sky=[(0, (150, 156, 164)), (1, (206, 208, 210))], sea=((96, 120, 126), (60, 76, 88)), sand=(70, 66, 64), palm=False),
+    "tropical": dict(
+        sky=[(0, (40, 120, 210)), (1, (180, 220, 244))],
+        sea=((40, 190, 200), (20, 90, 160)),
+        sand=(236, 216, 170),
+        palm=True,
+    ),
+    "golden": dict(
+        sky=[(0, (90, 120, 180)), (0.7, (240, 190, 140)), (1, (255, 220, 160))],
+        sea=((120, 150, 160), (50, 70, 110)),
+        sand=(214, 170, 120),
+        palm=False,
+    ),
+    "overcast": dict(
+        sky=[(0, (150, 156, 164)), (1, (206, 208, 210))],
+        sea=((96, 120, 126), (60, 76, 88)),
+        sand=(70, 66, 64),
+        palm=False,
+    ),
 }
 
 
-def beach(rng: np.random.Generator, w: int, h: int, palette: str, shift: float = 0.0) -> Image.Image:
+def beach(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image:
     """Sky with clouds, sea band, a wavy foam line, wet and dry sand with texture, and a palm on the tropical one."""
     p = _BEACH[palette]
     c = gradient(h, w, p["sky"])
@@ -320,7 +355,7 @@ def beach(rng: np.random.Generator, w: int, h: int, palette: str, shift: float =
 
         def draw(d: ImageDraw.ImageDraw) -> None:
             pts = [(px + (top[0] - px) * s**2, h * 0.95 + (top[1] - h * 0.95) * s) for s in np.linspace(0, 1, 30)]
-            for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+            for (x0, y0), (x1, y1) in itertools.pairwise(pts):
                 d.line([(x0, y0), (x1, y1)], fill=255, width=int(w * 0.012))
             for a in np.linspace(0, 2 * np.pi, 9, endpoint=False) + rng.uniform(0, 0.5):
                 tip = (top[0] + np.cos(a) * w * 0.13, top[1] + np.sin(a) * h * 0.12 + h * 0.06)
@@ -329,17 +364,27 @@ def beach(rng: np.random.Generator, w: int, h: int, palette: str, shift: float =
                 d.polygon([top, (mid[0] + nx, mid[1] + ny), tip, (mid[0] - nx, mid[1] - ny)], fill=255)
 
         blend(c, shape_mask(h, w, draw, blur=0.8), (40, 52, 34))
-    return _finish(rng, c, shift)
+    return _finish(rng, c)
 
 
 _CITY = {
-    "blue-hour": dict(sky=[(0, (20, 30, 70)), (0.7, (60, 70, 130)), (1, (200, 120, 110))], back=(40, 46, 80), front=(14, 16, 30), water=False),
-    "river": dict(sky=[(0, (8, 12, 30)), (0.8, (30, 36, 70)), (1, (90, 70, 90))], back=(30, 34, 56), front=(10, 12, 22), water=True),
+    "blue-hour": dict(
+        sky=[(0, (20, 30, 70)), (0.7, (60, 70, 130)), (1, (200, 120, 110))],
+        back=(40, 46, 80),
+        front=(14, 16, 30),
+        water=False,
+    ),
+    "river": dict(
+        sky=[(0, (8, 12, 30)), (0.8, (30, 36, 70)), (1, (90, 70, 90))],
+        back=(30, 34, 56),
+        front=(10, 12, 22),
+        water=True,
+    ),
     "moonlit": dict(sky=[(0, (4, 6, 18)), (1, (36, 40, 70))], back=(26, 28, 44), front=(8, 8, 14), water=False),
 }
 
 
-def city_night(rng: np.random.Generator, w: int, h: int, palette: str, shift: float = 0.0) -> Image.Image:
+def city_night(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image:
     """A skyline at night: two layers of buildings, a grid of randomly lit warm windows, optional river reflection."""
     p = _CITY[palette]
     ground = h * (0.62 if p["water"] else 0.92)
@@ -359,6 +404,7 @@ def city_night(rng: np.random.Generator, w: int, h: int, palette: str, shift: fl
             bh = (ground - h * 0.08) * rng.uniform(0.25, 0.8 if layer else 0.95) * (0.75 if layer else 1.0)
             rects.append((x, ground - bh, x + bw, ground))
             x += bw + rng.uniform(-0.01, 0.01) * w
+
         def draw(d: ImageDraw.ImageDraw, rects=rects) -> None:
             for r in rects:
                 d.rectangle(r, fill=255)
@@ -390,17 +436,26 @@ def city_night(rng: np.random.Generator, w: int, h: int, palette: str, shift: fl
         seg = c[top : top + refl.shape[0]]
         seg[:] = base + (refl - base) * (0.6 + 0.6 * wob[: refl.shape[0], :, None])
         c[top + refl.shape[0] :] = base
-    return _finish(rng, c, shift, sigma=1.2)
+    return _finish(rng, c, sigma=1.2)
 
 
 _SNOW = {
-    "clear": dict(sky=[(0, (70, 130, 210)), (1, (200, 224, 246))], light=(250, 252, 255), shadow=(170, 196, 230), snowing=False),
-    "snowfall": dict(sky=[(0, (170, 176, 186)), (1, (218, 220, 224))], light=(236, 238, 242), shadow=(190, 196, 210), snowing=True),
-    "dawn": dict(sky=[(0, (90, 100, 160)), (0.6, (230, 160, 170)), (1, (255, 210, 180))], light=(255, 236, 230), shadow=(170, 160, 200), snowing=False),
+    "clear": dict(
+        sky=[(0, (70, 130, 210)), (1, (200, 224, 246))], light=(250, 252, 255), shadow=(170, 196, 230), snowing=False
+    ),
+    "snowfall": dict(
+        sky=[(0, (170, 176, 186)), (1, (218, 220, 224))], light=(236, 238, 242), shadow=(190, 196, 210), snowing=True
+    ),
+    "dawn": dict(
+        sky=[(0, (90, 100, 160)), (0.6, (230, 160, 170)), (1, (255, 210, 180))],
+        light=(255, 236, 230),
+        shadow=(170, 160, 200),
+        snowing=False,
+    ),
 }
 
 
-def snowy(rng: np.random.Generator, w: int, h: int, palette: str, shift: float = 0.0) -> Image.Image:
+def snowy(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image:
     """White hills with blue shadows, snow-dusted pines, distant white peaks, falling snow on the overcast one."""
     p = _SNOW[palette]
     c = gradient(h, w, p["sky"])
@@ -416,7 +471,9 @@ def snowy(rng: np.random.Generator, w: int, h: int, palette: str, shift: float =
     for i in range(3):
         line = smooth_line(ridge(rng, w, h * (0.6 + 0.1 * i), h * 0.05, 5, 0.5), 20)
         t = np.clip((yy - line[None, :]) / (h * 0.25), 0, 1)
-        col = np.asarray(p["light"], np.float32) + (np.asarray(p["shadow"], np.float32) - np.asarray(p["light"], np.float32)) * (t[..., None] * (0.4 + 0.2 * i))
+        col = np.asarray(p["light"], np.float32) + (
+            np.asarray(p["shadow"], np.float32) - np.asarray(p["light"], np.float32)
+        ) * (t[..., None] * (0.4 + 0.2 * i))
         col = col * (0.97 + 0.05 * noise(rng, h, w, cells=60, octaves=2)[..., None])
         blend(c, below(line, h), col)
         if i == 1:
@@ -432,7 +489,7 @@ def snowy(rng: np.random.Generator, w: int, h: int, palette: str, shift: float =
             blend(c, snow_on, p["light"], 0.85)
     if p["snowing"]:
         _stars(rng, c, 0.0025, 1.0, tint=(255, 255, 255))
-    return _finish(rng, c, shift)
+    return _finish(rng, c)
 
 
 SCENES: dict[str, SceneFn] = {

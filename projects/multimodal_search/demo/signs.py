@@ -64,7 +64,9 @@ def cafe_sign(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     img = to_image(c)
     _shadowed(img, (w * 0.1, h * 0.1, w * 0.9, h * 0.36), 18, (24, 74, 56))
     d = ImageDraw.Draw(img)
-    d.rounded_rectangle((w * 0.1 + 8, h * 0.1 + 8, w * 0.9 - 8, h * 0.36 - 8), radius=14, outline=(212, 176, 96), width=4)
+    d.rounded_rectangle(
+        (w * 0.1 + 8, h * 0.1 + 8, w * 0.9 - 8, h * 0.36 - 8), radius=14, outline=(212, 176, 96), width=4
+    )
     draw_text(d, (w * 0.5, h * 0.23), "Café Aurora", int(h * 0.13), (240, 214, 140), anchor="mm", bold=True)
     # shop window with warm light
     win = (w * 0.14, h * 0.46, w * 0.6, h * 0.95)
@@ -247,7 +249,9 @@ def slide_screenshot(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     vals.sort()
     for i, v in enumerate(vals):
         x0 = w * (0.66 + 0.075 * i)
-        d.rectangle((x0, h * 0.85 - v * h * 0.45, x0 + w * 0.05, h * 0.85), fill=mix((90, 140, 220), (32, 56, 100), i / 3))
+        d.rectangle(
+            (x0, h * 0.85 - v * h * 0.45, x0 + w * 0.05, h * 0.85), fill=mix((90, 140, 220), (32, 56, 100), i / 3)
+        )
     d.line([(w * 0.64, h * 0.85), (w * 0.96, h * 0.85)], fill=(120, 120, 120), width=2)
     draw_text(d, (w * 0.94, h * 0.94), "3 / 12", int(h * 0.035), (140, 140, 140), anchor="rm")
     return img
@@ -262,7 +266,9 @@ def street_sign(rng: np.random.Generator, w: int, h: int) -> Image.Image:
     d.rectangle((w * 0.48, h * 0.1, w * 0.52, h), fill=(110, 114, 118))
     _shadowed(img, (w * 0.08, h * 0.14, w * 0.92, h * 0.36), 8, (20, 110, 60), blur=4)
     d = ImageDraw.Draw(img)
-    d.rounded_rectangle((w * 0.08 + 6, h * 0.14 + 6, w * 0.92 - 6, h * 0.36 - 6), radius=6, outline=(255, 255, 255), width=4)
+    d.rounded_rectangle(
+        (w * 0.08 + 6, h * 0.14 + 6, w * 0.92 - 6, h * 0.36 - 6), radius=6, outline=(255, 255, 255), width=4
+    )
     draw_text(d, (w * 0.5, h * 0.25), "Main Street", int(h * 0.12), (255, 255, 255), anchor="mm", bold=True)
     _shadowed(img, (w * 0.3, h * 0.45, w * 0.7, h * 0.72), 6, (255, 255, 255), blur=4)
     d = ImageDraw.Draw(img)
@@ -294,7 +300,13 @@ def bakery_board(rng: np.random.Generator, w: int, h: int) -> Image.Image:
 
 # -- design album ------------------------------------------------------------------------------------------
 
-PALETTE = [("Coral", (231, 111, 81)), ("Sand", (244, 162, 97)), ("Saffron", (233, 196, 106)), ("Teal", (42, 157, 143)), ("Ink", (38, 70, 83))]
+PALETTE = [
+    ("Coral", (231, 111, 81)),
+    ("Sand", (244, 162, 97)),
+    ("Saffron", (233, 196, 106)),
+    ("Teal", (42, 157, 143)),
+    ("Ink", (38, 70, 83)),
+]
 
 
 def palette_swatches(rng: np.random.Generator, w: int, h: int) -> Image.Image:
@@ -307,7 +319,8 @@ def palette_swatches(rng: np.random.Generator, w: int, h: int) -> Image.Image:
         x0 = w * 0.05 + i * sw
         d.rounded_rectangle((x0 + 6, h * 0.2, x0 + sw - 6, h * 0.75), radius=12, fill=col)
         draw_text(d, (x0 + sw / 2, h * 0.82), name, int(h * 0.045), (40, 40, 40), anchor="mm")
-        draw_text(d, (x0 + sw / 2, h * 0.89), "#%02X%02X%02X" % col, int(h * 0.038), (110, 110, 110), anchor="mm")
+        hex_code = "#{:02X}{:02X}{:02X}".format(*col)
+        draw_text(d, (x0 + sw / 2, h * 0.89), hex_code, int(h * 0.038), (110, 110, 110), anchor="mm")
     return img
 
 
