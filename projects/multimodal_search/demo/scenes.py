@@ -459,12 +459,11 @@ def snowy(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image
     """White hills with blue shadows, snow-dusted pines, distant white peaks, falling snow on the overcast one."""
     p = _SNOW[palette]
     c = gradient(h, w, p["sky"])
-    peaks = ridge(rng, w, h * 0.42, h * 0.12, 7, 0.5)
+    peaks = ridge(rng, w, h * 0.4, h * 0.16, 7, 0.52)
     yy = np.arange(h, dtype=np.float32)[:, None]
-    # slopes facing the light are bright, the others blue; the contrast fades down the mountain
-    facing = np.tanh(smooth_line(np.gradient(peaks), 12) * 1.2)[None, :]
-    depth = np.clip((yy - peaks[None, :]) / (h * 0.18), 0, 1)
-    t = ((facing + 1) / 2) * (1 - depth) + 0.3 * depth
+    # far peaks: bright at the crest, bluer further down, with soft 2-D shading (no per-column streaks)
+    depth = np.clip((yy - peaks[None, :]) / (h * 0.2), 0, 1)
+    t = np.clip(0.15 + 0.55 * depth + 0.35 * (noise(rng, h, w, cells=10, octaves=3) - 0.5), 0, 1)
     light, shadow = np.asarray(p["light"], np.float32), np.asarray(p["shadow"], np.float32)
     peak_col = (light + (shadow - light) * t[..., None]) * 0.97
     blend(c, below(peaks, h), peak_col, 0.9)
@@ -485,8 +484,11 @@ def snowy(rng: np.random.Generator, w: int, h: int, palette: str) -> Image.Image
 
             m = shape_mask(h, w, draw, blur=0.6)
             blend(c, m, (28, 56, 44))
-            snow_on = m * (noise(rng, h, w, cells=90, octaves=1) > 0.55)
-            blend(c, snow_on, p["light"], 0.85)
+            # snow lies on the upper edge of each tier: tree pixels whose pixel a few rows up is sky
+            k = max(2, h // 200)
+            above = np.zeros_like(m)
+            above[k:] = m[:-k]
+            blend(c, np.clip(m - above, 0, 1), p["light"], 0.9)
     if p["snowing"]:
         _stars(rng, c, 0.0025, 1.0, tint=(255, 255, 255))
     return _finish(rng, c)
