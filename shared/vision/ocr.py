@@ -161,8 +161,9 @@ def reading_order(lines: list[OcrLine]) -> list[list[OcrLine]]:
 
 def read_text(image: Image.Image, max_side: int, min_confidence: float, engine: OcrEngine | None = None) -> ImageText:
     """OCR an image for indexing: downscale to ``max_side`` (OCR time grows with pixels; text small enough to
-    vanish at that size rarely helps search), drop lines under ``min_confidence`` (photo textures read as
-    confident-looking noise far less often than as low-confidence noise), and join lines in reading order.
+    vanish at that size rarely helps search), drop lines under ``min_confidence`` (photo textures mostly read as
+    low-confidence junk; an occasional confident stray glyph such as "8" can remain), and join lines in
+    reading order.
 
     ``engine`` defaults to the process-wide :func:`get_rapid_ocr_engine`.
     """
