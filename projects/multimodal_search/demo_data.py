@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageEnhance
 
-from projects.multimodal_search.demo.scenes import SCENES, night_sky
-from projects.multimodal_search.demo.signs import SIGNS
+from projects.multimodal_search.demo_art.scenes import SCENES, night_sky
+from projects.multimodal_search.demo_art.signs import SIGNS
 
 SIDECAR = "captions.json"
 
@@ -240,7 +240,7 @@ _EXTRA_CAPTIONS = {
 
 def _extra_entries(count: int) -> list[_Entry]:
     """Beyond the catalog: more scene variants (new compositions of the same palettes) for bigger libraries."""
-    from projects.multimodal_search.demo import scenes as s
+    from projects.multimodal_search.demo_art import scenes as s
 
     palettes = {
         "sunset": s._SUNSET, "night": s._NIGHT, "mountains": s._MOUNTAIN, "forest": s._FOREST,

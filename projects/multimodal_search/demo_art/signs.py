@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from projects.multimodal_search.demo.paint import (
+from projects.multimodal_search.demo_art.paint import (
     Color,
     blend,
     draw_text,

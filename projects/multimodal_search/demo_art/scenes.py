@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
-from projects.multimodal_search.demo.paint import (
+from projects.multimodal_search.demo_art.paint import (
     Canvas,
     Color,
     below,
