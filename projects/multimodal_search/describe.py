@@ -7,9 +7,9 @@ as the evaluation does) the file name's words — into one document for PostgreS
 The **description vector** is the offline default's answer to "no text tower": the image is placed in
 the sentence model's space as the weighted mean of sentences about it: the labels' sentences
 ``"a photo of a <label>"`` mixed by probability (as one unit-length component), the caption (weight 1),
-tags and OCR text (lower weights: they are often partial). A query embedded by the same model then lands near the images whose
-labels or captions say the same thing. Label sentences repeat across images, so they are embedded once
-per process and cached.
+tags and OCR text (lower weights: they are often partial). A query embedded by the same model then
+lands near the images whose labels or captions say the same thing. Label sentences repeat across
+images, so they are embedded once per process and cached.
 """
 
 from __future__ import annotations

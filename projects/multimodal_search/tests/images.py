@@ -36,6 +36,16 @@ def solid(colour: tuple[int, int, int], size: tuple[int, int] = (300, 200)) -> I
     return img
 
 
+def stripes(colour: tuple[int, int, int], size: tuple[int, int] = (200, 300), n: int = 6) -> Image.Image:
+    """Horizontal bands of ``colour`` and white: a structure no solid() image shares (pHash sees structure)."""
+    img = Image.new("RGB", size, (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    band = size[1] // (2 * n)
+    for i in range(n):
+        draw.rectangle([0, 2 * i * band, size[0], (2 * i + 1) * band], fill=colour)
+    return img
+
+
 def sign(text: str, size: tuple[int, int] = (640, 240)) -> Image.Image:
     """Dark words on a light board: what OCR must read."""
     img = Image.new("RGB", size, (235, 230, 215))

@@ -13,7 +13,7 @@ import pytest
 from projects.multimodal_search.models import ImageFilters, ImageSearchOptions, SearchQuery
 from projects.multimodal_search.service import FolderMissing, FolderNotAllowed, ImageNotFound, MultimodalService
 from projects.multimodal_search.tests.conftest import OTHER, USER
-from projects.multimodal_search.tests.images import encode, photo, photo_bytes, sign, solid, with_exif
+from projects.multimodal_search.tests.images import encode, photo, photo_bytes, sign, solid, stripes, with_exif
 from shared.vision.images import ImageInputError
 
 
@@ -32,7 +32,7 @@ def indexed(service: MultimodalService) -> MultimodalService:
         ("china.jpg", photo_bytes("china")),
         ("bakery_sign.png", encode(sign("BAKERY"), "PNG")),
         ("red.png", encode(solid((220, 30, 30)), "PNG")),
-        ("portrait_blue.jpg", with_exif(solid((30, 60, 200), (200, 300)), taken=datetime(2024, 6, 1, 12, 0))),
+        ("portrait_blue.jpg", with_exif(stripes((30, 60, 200)), taken=datetime(2024, 6, 1, 12, 0))),
     ]
     out = service.upload(USER, files, tags=["test"])
     assert out["added"] == 5 and out["status"] == "queued"
