@@ -110,6 +110,15 @@ def test_any_image_mode_is_accepted(effnet, outputs, flower) -> None:
     assert _cos(vecs[4], vecs[5]) > 0.99  # 16-bit greyscale rescaled like its 8-bit twin, not clipped to white
 
 
+def test_extreme_sizes_embed(effnet) -> None:
+    rng = np.random.default_rng(0)
+    tiny = Image.new("RGB", (1, 1), (200, 30, 30))
+    strip = Image.fromarray(rng.integers(0, 256, (100, 30_000, 3), dtype=np.uint8))  # 30,000 x 100
+    vecs = effnet.embed_images([tiny, strip])
+    assert vecs.shape == (2, 1280) and np.isfinite(vecs).all()
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
 def test_transparent_pixels_are_composited_on_white() -> None:
     clear = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
     assert to_rgb(clear).getpixel((0, 0)) == (255, 255, 255)
