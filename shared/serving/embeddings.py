@@ -61,7 +61,11 @@ class LocalEmbedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         with span("embeddings.encode", backend=self.backend, model=self.model, n=len(texts)):
             out = self._st.encode(
-                list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         EMBEDDINGS.labels(self.backend, self.model).inc(len(texts))
         return out.astype(np.float32, copy=False)

@@ -50,8 +50,13 @@ def quiet_vendor_logs() -> None:
 
 
 class _WarningsOnly(logging.Filter):
+    # "no text found" is the normal answer for most photos, not a warning worth a log line per image
+    _EXPECTED = ("text detection result is empty",)
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
+        if record.levelno < logging.WARNING:
+            return False
+        return not any(s in record.getMessage() for s in self._EXPECTED)
 
 
 class OcrUnavailableError(RuntimeError):
