@@ -225,7 +225,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--no-ocr", action="store_true", help="index without OCR (faster; loses text in images)")
     p.add_argument("--database-url", default=None, help="server to create the scratch database on")
-    p.add_argument("--require-beats-metadata", action="store_true", help="exit 1 unless recall@5 beats the baseline")
+    p.add_argument("--require-beats-metadata", action="store_true", help="exit 1 unless we beat the metadata baseline")
     return p.parse_args(argv)
 
 
@@ -257,11 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: summary[k] for k in (*keys, "n", "index_images_per_s", "query_p50_ms", "query_p95_ms")}))
     print(json.dumps({"metadata": {k: summary["baselines"]["metadata"][k] for k in keys}}))
     if args.require_beats_metadata:
-        ours, base = summary["text_to_image_recall@5"], summary["baselines"]["metadata"]["text_to_image_recall@5"]
-        if ours <= base:
-            print(f"FAIL: recall@5 {ours} does not beat the metadata baseline {base}", file=sys.stderr)
+        # beats = a better top hit and no worse top 5 (on a handful of images @5 is 1.0 for anything)
+        ours, base = summary, summary["baselines"]["metadata"]
+        at1, at5 = "text_to_image_recall@1", "text_to_image_recall@5"
+        if not (ours[at1] > base[at1] and ours[at5] >= base[at5]):
+            print(f"FAIL: recall@1/@5 {ours[at1]}/{ours[at5]} do not beat the metadata baseline's "
+                  f"{base[at1]}/{base[at5]}", file=sys.stderr)  # fmt: skip
             return 1
-        print(f"recall@5 {ours} beats the metadata baseline {base}")
+        print(f"recall@1/@5 {ours[at1]}/{ours[at5]} beat the metadata baseline's {base[at1]}/{base[at5]}")
     return 0
 
 

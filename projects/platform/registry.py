@@ -109,6 +109,7 @@ PROJECTS: tuple[Project, ...] = (
         "Multimodal search",
         "Search images and text together with image embeddings, captions and hybrid ranking.",
         "/search",
+        "alpha",
     ),
     Project(
         "nl2sql_analytics",

@@ -25,6 +25,8 @@ def test_make_demo_smoke(tmp_path: Path, free_port) -> None:
     # document intelligence processes 2 of its demo documents before the API starts (8 in a real demo): the
     # loader's real path (OCR, classifier, LLM extraction) without minutes of CI time; the rest stay queued
     env["DOCINT__DEMO_SYNC"] = "2"
+    # multimodal search indexes a 6-image library (48 in a real demo) through the same import job
+    env["MMSEARCH__DEMO_IMAGES"] = "6"
     api_port, portal_port = free_port(), free_port()
     while portal_port == api_port:
         portal_port = free_port()
