@@ -153,7 +153,13 @@ def test_a_job_whose_worker_was_killed_is_requeued_and_finishes(
     proc = subprocess.Popen([sys.executable, str(script), database_url], env=env)
     try:
         deadline = time.monotonic() + 60
-        while queue.status(job_id).status != "running":
+        # wait for the task body itself (its row), not only the 'running' state, which is set just before it
+        # runs: killed in between, the first attempt would leave no row on a loaded machine
+        def started() -> bool:
+            with psycopg.connect(database_url) as conn:
+                return conn.execute("SELECT count(*) FROM executions WHERE n = 7").fetchone()[0] > 0
+
+        while queue.status(job_id).status != "running" or not started():
             assert time.monotonic() < deadline, "the subprocess worker never started the job"
             assert proc.poll() is None, "the subprocess worker exited early"
             time.sleep(0.2)
