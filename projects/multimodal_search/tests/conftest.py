@@ -26,3 +26,11 @@ def service(database_url: str, settings: MultimodalSettings):
     svc = MultimodalService(database_url, settings)
     yield svc
     svc.queue.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory):
+    """A CLIP trained here, once per session, on generated shapes (see tiny_clip.py): real training, no download."""
+    from projects.multimodal_search.tiny_clip import DEFAULT_STEPS, train_tiny_clip
+
+    return train_tiny_clip(tmp_path_factory.mktemp("tiny_clip"), steps=DEFAULT_STEPS, seed=0)
