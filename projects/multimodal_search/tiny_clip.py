@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "tiny-clip-shapes"
 #: SHA-256 of open_clip's packaged BPE vocabulary (open-clip-torch 3.3.0); the trained token embedding depends on it.
 BPE_VOCAB_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
-DEFAULT_STEPS = 300
+DEFAULT_STEPS = 200  # ~16 s on 2 cores; held-out zero-shot accuracy 0.92 (300 steps: 0.96, ~25 s)
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,19 @@ class TinyClipEval:
 
 
 def tiny_clip_config() -> dict[str, Any]:
-    """An open_clip ViT config (model_configs/*.json format) small enough to train on 2 CPU cores in seconds.
+    """An open_clip config (model_configs/*.json format) small enough to train on 2 CPU cores in seconds.
 
-    64×64 images in 8×8 patches (64 tokens), two 64-wide layers per tower, a 16-token text context (captions are
-    at most ~8 BPE tokens). The vocabulary stays open_clip's full 49,408 so the default tokenizer works unchanged.
+    The image tower is open_clip's ``ModifiedResNet`` (the architecture of OpenAI's RN50 CLIP: a ``layers`` list
+    selects it) at one bottleneck block per stage, width 16, on 32×32 inputs (the preprocess downscales any image).
+    Measured on the generated shapes, a ViT of similar cost (64 px, 8 px patches, 2–4 layers, learned or sin-cos
+    positions) learned colour at once but stayed at ~0.37 shape accuracy after 200 steps, while this convolutional
+    tower reaches ~0.9: translation equivariance is what a from-scratch model needs to learn silhouettes in a few
+    hundred steps. The text tower is a 2-layer, 64-wide transformer over a 16-token context (captions are at most
+    ~9 BPE tokens); the vocabulary stays open_clip's 49,408 so the default tokenizer works unchanged.
     """
     return {
         "embed_dim": 64,
-        "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
+        "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 16, "patch_size": None},
         "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
     }
 
@@ -127,7 +132,7 @@ def train_tiny_clip(
     model, _, preprocess = open_clip.create_model_and_transforms(MODEL_NAME, pretrained=None)
     tokenizer = open_clip.get_tokenizer(MODEL_NAME)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, fused=True)
     warmup = max(1, steps // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -175,7 +180,7 @@ def load_tiny_clip(artifacts: TinyClipArtifacts) -> tuple[torch.nn.Module, Any, 
     model, _, preprocess = open_clip.create_model_and_transforms(
         artifacts.model_name, pretrained=str(artifacts.checkpoint_path)
     )
-    model.eval()
+    model.eval()  # open_clip returns train mode; the ResNet tower's BatchNorm must use its running statistics
     return model, preprocess, open_clip.get_tokenizer(artifacts.model_name)
 
 
