@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, url: str) -> tuple[dict[str, Any], list[dict[s
         entries = entries[: args.limit]
     media = Path(tempfile.mkdtemp(prefix="mms-eval-media-"))
     settings = get_multimodal_settings().model_copy(
-        update={"media_dir": media, "inline_worker": False, "ocr": not args.no_ocr, "min_similarity": 0.0}
+        update={"media_dir": media, "inline_worker": False, "ocr": not args.no_ocr, "min_similarity": None}
     )
     service = MultimodalService(url, settings)
     user = Principal(user_id="eval", tenant_id=TENANT)

@@ -633,7 +633,11 @@ class MultimodalService:
     ) -> dict[str, Any]:
         cutoff = opts.min_similarity if opts.min_similarity is not None else self.settings.min_similarity
         # the cutoff is on the vector similarity; a full-text match contains the query's words, so it stays
-        kept = [r for r in results if r.dense_score is None or r.dense_score >= cutoff or r.fulltext_rank is not None]
+        kept = [
+            r
+            for r in results
+            if cutoff is None or r.dense_score is None or r.dense_score >= cutoff or r.fulltext_rank is not None
+        ]
         groups: dict[str, int] = {}
         if opts.collapse_duplicates:
             collapsed = []

@@ -59,8 +59,8 @@ class MultimodalSettings(BaseSettings):
     # -- search ------------------------------------------------------------------------------------------
     default_page_size: int = Field(default=24, ge=1, le=100)
     max_results: int = Field(default=200, ge=1, le=1000, description="deepest result reachable by pagination")
-    min_similarity: float = Field(
-        default=0.0, ge=-1, le=1, description="default cutoff on the vector similarity (cosine); 0 keeps all"
+    min_similarity: float | None = Field(
+        default=None, ge=-1, le=1, description="default cutoff on the vector similarity (cosine); None keeps all"
     )
     candidates: int = Field(default=100, ge=10, le=1000, description="per-signal candidates fused by RRF")
     mmr_lambda: float = Field(default=0.7, ge=0, le=1)

@@ -89,6 +89,7 @@ def test_changing_the_model_reindexes_into_new_collections(database_url, setting
         assert service.stats(USER)["stale"] == 0 and service.reindex(USER) is None
         collections = {c.name for c in service.store.list_collections()}
         assert service.profile.text.collection in collections and not (old & collections)  # old spaces dropped
-        assert len(service.search(USER, SearchQuery(query="a shape", page_size=20))["hits"]) == 8
+        everything = SearchQuery(query="a shape", page_size=20, collapse_duplicates=False)
+        assert len(service.search(USER, everything)["hits"]) == 8
     finally:
         service.queue.close()

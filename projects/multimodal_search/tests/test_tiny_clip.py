@@ -13,7 +13,6 @@ import torch
 
 from projects.multimodal_search.shapes import COLOURS, SHAPES, WORDS, canonical_caption, make_shape_images
 from projects.multimodal_search.tiny_clip import (
-    DEFAULT_STEPS,
     TinyClipArtifacts,
     evaluate_tiny_clip,
     main,
@@ -25,8 +24,9 @@ HELD_OUT_SEED = 424_242  # training batches use seeds derived from seed 0; this 
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> TinyClipArtifacts:
-    return train_tiny_clip(tmp_path_factory.mktemp("tiny_clip"), steps=DEFAULT_STEPS, seed=0)
+def artifacts(tiny_clip: TinyClipArtifacts) -> TinyClipArtifacts:
+    """Trained once per session (conftest): the service-level tests index with the same model."""
+    return tiny_clip
 
 
 @pytest.fixture(scope="module")
