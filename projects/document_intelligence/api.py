@@ -7,7 +7,6 @@ comes from the shared identity headers (``X-User-Id``, ``X-Tenant-Id``); every d
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,7 +20,7 @@ from projects.document_intelligence.model import Document
 from projects.document_intelligence.qa import QaAnswer
 from projects.document_intelligence.service import DocumentNotFound, DocumentService, DocumentStateError
 from projects.document_intelligence.settings import DocIntSettings, get_docint_settings
-from shared.api.context import ServiceContext
+from shared.api.context import ServiceContext, lazy_service
 from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
 from shared.api.sse import sse_response
@@ -145,17 +144,13 @@ def create_router(
 ) -> APIRouter:
     """Build the router; the service (schema migration, models, inline worker) starts on the first request."""
     settings = settings or get_docint_settings()
-    lock = threading.Lock()
-    holder: list[DocumentService] = [service] if service is not None else []
 
-    def get_service() -> DocumentService:
-        if not holder:
-            with lock:
-                if not holder:
-                    svc = DocumentService(ctx.db_url(), ctx.embedder(), ctx.chat_model, settings)
-                    svc.start_inline_worker()
-                    holder.append(svc)
-        return holder[0]
+    def build() -> DocumentService:
+        svc = DocumentService(ctx.db_url(), ctx.embedder(), ctx.chat_model, settings)
+        svc.start_inline_worker()
+        return svc
+
+    get_service = lazy_service(build, service)
 
     router = APIRouter(tags=["document-intelligence"])
     router.get_docint_service = get_service  # type: ignore[attr-defined]

@@ -8,7 +8,6 @@ Identity: the caller is taken from ``X-User-Id``, ``X-Tenant-Id`` and ``X-Groups
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile, status
@@ -27,7 +26,7 @@ from projects.enterprise_rag.service import (
     RagService,
 )
 from projects.enterprise_rag.settings import RagSettings, get_rag_settings
-from shared.api.context import ServiceContext
+from shared.api.context import ServiceContext, lazy_service
 from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
 from shared.api.sse import sse_response
@@ -142,15 +141,7 @@ def create_router(
     project's idempotent schema migration) is created on the first request, so the platform still starts,
     and reports not-ready, when the database is down."""
     settings = settings or get_rag_settings()
-    lock = threading.Lock()
-    holder: list[RagService] = [service] if service is not None else []
-
-    def get_service() -> RagService:
-        if not holder:
-            with lock:
-                if not holder:
-                    holder.append(RagService(ctx.db_url(), ctx.embedder(), ctx.chat_model, settings))
-        return holder[0]
+    get_service = lazy_service(lambda: RagService(ctx.db_url(), ctx.embedder(), ctx.chat_model, settings), service)
 
     router = APIRouter(tags=["enterprise-rag"])
     router.get_rag_service = get_service  # type: ignore[attr-defined]  # for the standalone app and tools

@@ -6,7 +6,6 @@ comes from the shared identity headers (``X-User-Id``, ``X-Tenant-Id``); every i
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
@@ -30,7 +29,7 @@ from projects.multimodal_search.service import (
     MultimodalService,
 )
 from projects.multimodal_search.settings import MultimodalSettings, get_multimodal_settings
-from shared.api.context import ServiceContext
+from shared.api.context import ServiceContext, lazy_service
 from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
 from shared.retrieval.models import Principal
@@ -74,17 +73,13 @@ def create_router(
 ) -> APIRouter:
     """Build the router; the service (schema, models, inline worker) starts on the first request."""
     settings = settings or get_multimodal_settings()
-    lock = threading.Lock()
-    holder: list[MultimodalService] = [service] if service is not None else []
 
-    def get_service() -> MultimodalService:
-        if not holder:
-            with lock:
-                if not holder:
-                    svc = MultimodalService(ctx.db_url(), settings)
-                    svc.start_inline_worker()
-                    holder.append(svc)
-        return holder[0]
+    def build() -> MultimodalService:
+        svc = MultimodalService(ctx.db_url(), settings)
+        svc.start_inline_worker()
+        return svc
+
+    get_service = lazy_service(build, service)
 
     router = APIRouter(tags=["multimodal-search"])
     router.get_multimodal_service = get_service  # type: ignore[attr-defined]

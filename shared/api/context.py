@@ -8,10 +8,14 @@ at import time.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -58,3 +62,22 @@ class ServiceContext:
     def served_embedding_model_name(self) -> str:
         emb = self.settings.embeddings
         return emb.openai_model if emb.backend == "openai" else emb.local_model
+
+
+def lazy_service(build: Callable[[], T], existing: T | None = None) -> Callable[[], T]:
+    """A getter that builds the project's service on first call, once, thread-safely (or returns ``existing``).
+
+    Routers build their service on the first request, not at import or mount time: the platform then starts
+    (and reports not-ready) when the database is down, and a project's models load only when it is used.
+    """
+    lock = threading.Lock()
+    holder: list[T] = [existing] if existing is not None else []
+
+    def get() -> T:
+        if not holder:
+            with lock:
+                if not holder:
+                    holder.append(build())
+        return holder[0]
+
+    return get
