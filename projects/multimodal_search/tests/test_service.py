@@ -60,6 +60,8 @@ def test_text_search_finds_images_by_label_ocr_and_colour(indexed: MultimodalSer
     bakery = indexed.search(USER, SearchQuery(query="bakery"))
     assert names(bakery)[0] == "bakery_sign.png" and bakery["hits"][0]["text_rank"] == 1
     assert names(indexed.search(USER, SearchQuery(query="bakery", mode="text"))) == ["bakery_sign.png"]
+    diverse = indexed.search(USER, SearchQuery(query="a daisy", mmr=True))
+    assert names(diverse)[0] == "flower.jpg" and len(diverse["hits"]) == 5  # MMR re-orders, never drops
     vector_only = indexed.search(USER, SearchQuery(query="a photo of a flower", mode="vector"))
     assert names(vector_only)[0] == "flower.jpg" and all(h["text_rank"] is None for h in vector_only["hits"])
 
