@@ -68,6 +68,10 @@ _IMPORT_COLUMNS = (
 )
 
 
+# indexed with another profile, or failed; queued/indexing images belong to a running import and are left to it
+_NEEDS_REINDEX = "((status = 'indexed' AND indexed_model IS DISTINCT FROM %s) OR status = 'failed')"
+
+
 class ImageNotFound(LookupError):
     pass
 
@@ -175,13 +179,12 @@ class MultimodalService:
             ).fetchone()
         if row is not None:
             return Registered(row[0], duplicate=True)
-        path = storage_path or self._store_original(loaded, data, filename)
+        path = storage_path or self._store_original(loaded, data)
         return self._insert_image(user, import_id, filename, loaded, path, source, caption, tags, index_filename)
 
-    def _store_original(self, loaded: LoadedImage, data: bytes, filename: str) -> Path:
+    def _store_original(self, loaded: LoadedImage, data: bytes) -> Path:
         """Content-addressed, written atomically (temp file + rename): a crash never leaves half a file."""
-        ext = Path(filename).suffix.lower() if Path(filename).suffix.lower() in IMAGE_EXTENSIONS else ""
-        target = self.settings.media_dir / loaded.sha256[:2] / f"{loaded.sha256}{ext or '.' + loaded.format}"
+        target = self.settings.media_dir / loaded.sha256[:2] / f"{loaded.sha256}.{loaded.format}"  # sniffed type
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -297,8 +300,7 @@ class MultimodalService:
         """Queue re-embedding of every image indexed with another model (or failed); None if none is stale."""
         with self._conn() as conn:
             stale = conn.execute(
-                "SELECT count(*) FROM mms_images WHERE tenant_id = %s AND "
-                "(indexed_model IS DISTINCT FROM %s OR status = 'failed')",
+                f"SELECT count(*) FROM mms_images WHERE tenant_id = %s AND {_NEEDS_REINDEX}",
                 (user.tenant_id, self.profile.signature),
             ).fetchone()[0]  # type: ignore[index]
         if not stale:
@@ -401,10 +403,10 @@ class MultimodalService:
                     raise ImageInputError(
                         "too_large", f"{path.stat().st_size} bytes is over the {self.settings.max_upload_bytes} limit"
                     )
+                caption, tags, source = _sidecar_fields(meta, imp["source"])
                 reg = self.register(
-                    user, imp["id"], path.name, path.read_bytes(), storage_path=path,
-                    source=meta.get("source") or imp["source"], caption=meta.get("caption"),
-                    tags=meta.get("tags") or (),
+                    user, imp["id"], path.name, path.read_bytes(), storage_path=path, source=source,
+                    caption=caption, tags=tags,
                 )  # fmt: skip
             except ImageInputError as exc:
                 skipped.append({"file": rel, "code": exc.code, "message": str(exc)})
@@ -421,7 +423,7 @@ class MultimodalService:
         with self._conn() as conn:
             n = conn.execute(
                 "UPDATE mms_images SET status = 'queued', import_id = %s, error = NULL, updated_at = now() "
-                "WHERE tenant_id = %s AND (indexed_model IS DISTINCT FROM %s OR status = 'failed')",
+                f"WHERE tenant_id = %s AND {_NEEDS_REINDEX}",
                 (import_id, tenant_id, self.profile.signature),
             ).rowcount
         self._update_import(import_id, total=n)
@@ -852,6 +854,15 @@ def _filters(f: ImageFilters) -> SearchFilters:
         metadata_in={"source": f.sources} if f.sources else None,
         metadata_ranges=ranges or None,
     )
+
+
+def _sidecar_fields(meta: dict[str, Any], default_source: str) -> tuple[str | None, list[str], str]:
+    """The sidecar is user data: keep strings only, within the same limits the upload API enforces."""
+    caption = meta.get("caption") if isinstance(meta.get("caption"), str) else None
+    raw_tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+    tags = [t.strip()[:64] for t in raw_tags if isinstance(t, str) and t.strip()][:50]
+    source = meta.get("source") if isinstance(meta.get("source"), str) and meta["source"].strip() else default_source
+    return (caption[:2000] if caption else None), tags, source[:200]
 
 
 def _read_sidecar(path: Path) -> dict[str, dict[str, Any]]:

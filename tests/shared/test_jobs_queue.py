@@ -153,6 +153,7 @@ def test_a_job_whose_worker_was_killed_is_requeued_and_finishes(
     proc = subprocess.Popen([sys.executable, str(script), database_url], env=env)
     try:
         deadline = time.monotonic() + 60
+
         # wait for the task body itself (its row), not only the 'running' state, which is set just before it
         # runs: killed in between, the first attempt would leave no row on a loaded machine
         def started() -> bool:
