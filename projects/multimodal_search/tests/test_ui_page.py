@@ -73,6 +73,8 @@ def test_search_grid_filters_detail_and_more_like_this(live_api) -> None:
     assert not at.exception, at.exception
     assert at.subheader[-1].value == "flower.jpg"
     assert any("daisy" in m.value for m in at.markdown)  # the labels in the detail view
+    assert any(m.value == "**Similar images**" for m in at.markdown)
+    assert len(at.get("image")) == 3 + 1 + 2  # the grid, the picture, its two similar images
     at.button(key="mms_more").click().run()
     assert not at.exception, at.exception
     assert at.subheader[0].value == "More like this" and len(at.get("image")) == 2

@@ -311,6 +311,16 @@ if state["mms_selected"]:
             meta.info(f"Near-duplicate of image {image['duplicate_of']}")
         for warning in image.get("warnings") or []:
             meta.caption(f"⚠ {warning}")
+        similar = call("POST", f"/images/{image['id']}/similar", json={"page_size": COLUMNS})
+        if similar.status_code == 200 and similar.json()["hits"]:
+            st.markdown("**Similar images**")
+            for col, hit in zip(st.columns(COLUMNS), similar.json()["hits"], strict=False):
+                data = thumbnail(hit["image"]["id"], tenant, user)
+                if data:
+                    col.image(data, width="stretch")
+                col.caption(
+                    f"{(hit['image'].get('caption') or hit['image']['filename'])[:40]} · sim {hit['similarity']:.2f}"
+                )
         if meta.button("More like this", key="mms_more"):
             state["mms_similar_to"] = image["id"]
             state["mms_selected"] = None
