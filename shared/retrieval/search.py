@@ -135,7 +135,8 @@ def hybrid_sql(
                 FROM chunks c WHERE c.dim = {d} AND {where}
                 ORDER BY c.embedding::vector({d}) <=> %(qvec)s::vector({d}) LIMIT %(cand)s) d
         ), sparse AS (
-            SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r,
+            SELECT id, rank() OVER (ORDER BY rank DESC) AS r,  -- equal text scores share a rank: RRF must not
+                   -- split a tie by row id (a lexical tie then decides nothing; the dense list does)
                    COALESCE((rank - min(rank) OVER ()) / NULLIF(max(rank) OVER () - min(rank) OVER (), 0), 1) AS n
             FROM (
                 SELECT c.id, {rank} AS rank

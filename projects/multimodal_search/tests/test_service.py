@@ -158,7 +158,7 @@ def test_bad_upload_stores_nothing_and_a_mixed_batch_reports_each_file(service: 
     with psycopg.connect(service.url) as conn:
         assert conn.execute("SELECT count(*) FROM mms_images").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM mms_imports").fetchone()[0] == 1
-    assert len(list(service.settings.media_dir.rglob("*.jpg"))) == 1
+    assert len([p for p in service.settings.media_dir.rglob("*") if p.is_file()]) == 1
 
 
 def test_folder_import_with_sidecar_skips_bad_files_and_refuses_other_folders(service: MultimodalService) -> None:
@@ -192,7 +192,7 @@ def test_folder_import_with_sidecar_skips_bad_files_and_refuses_other_folders(se
 
 def test_an_unreadable_original_fails_only_that_image_and_retry_recovers_it(service: MultimodalService) -> None:
     imp = service.upload(USER, [("a.jpg", photo_bytes("china")), ("b.jpg", photo_bytes("flower"))])
-    stored = next(p for p in service.settings.media_dir.rglob("*.jpg") if p.read_bytes() == photo_bytes("flower"))
+    stored = next(p for p in service.settings.media_dir.rglob("*.jpeg") if p.read_bytes() == photo_bytes("flower"))
     aside = stored.rename(stored.with_suffix(".aside"))  # storage loses the file before the job runs
     service.drain()
     images = library(service)
