@@ -1,0 +1,119 @@
+"""The moderation cascade: cheap detectors first, models only where the rules did not settle it.
+
+Tier 0 (normalisation + keyword/regex rules, microseconds) runs on every text. A text that tier 0 already
+blocks — a strong rule hit at or above the category's block threshold — stops there: the fast path, and
+the guardrail latency users complain about. Everything else goes to tier 1 (the packaged classifiers and
+the embedding k-NN, milliseconds, batched). Tier 2, an LLM judge with the policy in its prompt, is asked
+only about texts whose strongest score sits in the uncertain band, when one is configured.
+
+A category's score is the maximum over the detectors that scored it (each detector's score is its own
+calibrated estimate; the maximum keeps the evidence of the one that fired). The text's action is the
+strictest category action under the policy for its surface, and the verdict records the policy version.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from projects.content_moderation.policy import ACTION_ORDER, Action, Policy
+from projects.content_moderation.signals import CATEGORIES, Detector, Evidence, NormalizedText, Signal
+
+
+@dataclass
+class CategoryVerdict:
+    category: str
+    score: float
+    action: Action
+    detectors: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+@dataclass
+class Verdict:
+    action: Action
+    categories: dict[str, CategoryVerdict]
+    policy_version: str
+    surface: str | None
+    tiers_run: list[int]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> list[str]:
+        return [c for c, v in self.categories.items() if v.action != "allow"]
+
+    def score(self, category: str) -> float:
+        return self.categories[category].score
+
+
+class Cascade:
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        policy: Policy,
+        normalize: Callable[[str], NormalizedText],
+        *,
+        uncertain: tuple[float, float] = (0.3, 0.7),
+        max_tier: int = 2,
+    ) -> None:
+        self.detectors = sorted(detectors, key=lambda d: d.tier)
+        self.policy = policy
+        self.normalize = normalize
+        self.uncertain = uncertain
+        self.max_tier = max_tier
+
+    def moderate(self, texts: Sequence[str], surface: str | None = None) -> list[Verdict]:
+        rules = self.policy.rules(surface)
+        started = time.perf_counter()
+        normalized = [self.normalize(t) for t in texts]
+        signals: list[list[Signal]] = [[] for _ in texts]
+        tiers: list[list[int]] = [[] for _ in texts]
+        timings: dict[str, float] = {"normalize": (time.perf_counter() - started) * 1000}
+        open_idx = list(range(len(texts)))
+        for tier in sorted({d.tier for d in self.detectors}):
+            if tier > self.max_tier or not open_idx:
+                break
+            if tier == 2:  # the judge only sees what the cheaper tiers left uncertain
+                open_idx = [i for i in open_idx if self._uncertain(signals[i])]
+                if not open_idx:
+                    break
+            t0 = time.perf_counter()
+            for detector in (d for d in self.detectors if d.tier == tier):
+                for i, found in zip(open_idx, detector.detect([normalized[i] for i in open_idx]), strict=True):
+                    signals[i].extend(found)
+            timings[f"tier{tier}"] = (time.perf_counter() - t0) * 1000
+            for i in open_idx:
+                tiers[i].append(tier)
+            if tier == 0:  # the fast path: a strong rule hit already blocks
+                open_idx = [i for i in open_idx if not self._blocked(signals[i], rules)]
+        return [self._verdict(sig, rules, surface, tiers[i], timings) for i, sig in enumerate(signals)]
+
+    def _blocked(self, signals: list[Signal], rules: dict) -> bool:
+        return any(s.score >= rules[s.category].block for s in signals)
+
+    def _uncertain(self, signals: list[Signal]) -> bool:
+        lo, hi = self.uncertain
+        top = max((s.score for s in signals), default=0.0)
+        return lo <= top < hi
+
+    def _verdict(
+        self, signals: list[Signal], rules: dict, surface: str | None, tiers: list[int], timings: dict[str, float]
+    ) -> Verdict:
+        categories: dict[str, CategoryVerdict] = {}
+        for category in CATEGORIES:
+            mine = [s for s in signals if s.category == category]
+            best = max(mine, key=lambda s: s.score, default=None)
+            score = best.score if best else 0.0
+            detectors: dict[str, float] = {}
+            for s in mine:
+                detectors[s.detector] = max(detectors.get(s.detector, 0.0), s.score)
+            categories[category] = CategoryVerdict(
+                category=category,
+                score=round(score, 4),
+                action=rules[category].action(score),
+                detectors=detectors,
+                evidence=list(best.evidence) if best else [],
+            )
+        action = max((v.action for v in categories.values()), key=ACTION_ORDER.__getitem__, default="allow")
+        return Verdict(action, categories, self.policy.version_id, surface, tiers, dict(timings))
