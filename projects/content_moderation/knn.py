@@ -206,7 +206,9 @@ class KnnDetector:
             nt = texts[t]
             for j, c in enumerate(self.categories):
                 best = max(us, key=lambda u: probs[u, j])
-                out[t].append(Signal(c, float(probs[best, j]), self.name, self._evidence(nt, units[best], idx, sims, best, j)))
+                out[t].append(
+                    Signal(c, float(probs[best, j]), self.name, self._evidence(nt, units[best], idx, sims, best, j))
+                )
         return out
 
     def _evidence(
