@@ -19,7 +19,7 @@ class ModerationSettings(BaseSettings):
 
     policy: str = Field(default="default", description="policies/<name>.yaml")
     max_text_chars: int = Field(default=100_000, ge=1, description="longer texts are refused (422), not truncated")
-    knn_k: int = Field(default=15, ge=1, le=200, description="neighbours voting in the embedding k-NN tier")
+    knn_k: int = Field(default=10, ge=1, le=200, description="neighbours voting in the embedding k-NN tier")
     uncertain_low: float = Field(default=0.3, ge=0, le=1, description="the LLM judge sees texts whose top score is")
     uncertain_high: float = Field(default=0.7, ge=0, le=1, description="within [uncertain_low, uncertain_high)")
     judge: bool = Field(default=False, description="run the LLM judge tier on uncertain texts")
