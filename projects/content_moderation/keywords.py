@@ -188,12 +188,14 @@ def _repetition_hits(nt: NormalizedText) -> list[_Hit]:
             while m and m.group() != url:
                 m = _URL.search(head, m.end())
             if m:
-                hits.append(_Hit("repeated link", 0.7, m.start(), m.end(), f"keyword '{url[:80]}' (repeated link x{n})"))
+                hits.append(
+                    _Hit("repeated link", 0.7, m.start(), m.end(), f"keyword '{url[:80]}' (repeated link x{n})")
+                )
     words = list(_WORD.finditer(head))
     if len(words) >= 9:
         grams = Counter(tuple(w.group() for w in words[i : i + 3]) for i in range(len(words) - 2))
         gram, n = grams.most_common(1)[0]
-        if n >= 3 and 3 * n >= 0.3 * len(words) and len(set(gram)) > 1:
+        if n >= 3 and 3 * n >= 0.5 * len(words) and len(set(gram)) > 1:  # the phrase is half the text
             i = next(i for i in range(len(words) - 2) if tuple(w.group() for w in words[i : i + 3]) == gram)
             phrase = " ".join(gram)
             hits.append(_Hit("repeated promo", 0.6, words[i].start(), words[i + 2].end(),

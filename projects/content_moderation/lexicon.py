@@ -57,8 +57,8 @@ _MINOR = (
     r"(?:[1-9]|1[0-5])[ -]?(?:yo|y/o|years? old|year-old))"
 )
 _SEXUAL = (
-    r"(?:sex(?! ed\b| education)|sexual|sexually|sexy|nude|nudes|naked|porn|porno|pornography|erotic|rape|raped|raping|molest|"
-    r"molested|blowjob|orgasm|masturbat\w*|undress\w*|lewd|nsfw|horny|seduce|seducing)"
+    r"(?:sex(?! ed\b| education)|sexual|sexually|sexy|nude|nudes|naked|porn|porno|pornography|erotic|rape|raped|"
+    r"raping|molest|molested|blowjob|orgasm|masturbat\w*|undress\w*|lewd|nsfw|horny|seduce|seducing)"
 )
 _WINDOW = r"\W+(?:\w+\W+){0,4}?"  # up to four words between the two halves of a pairing
 
@@ -75,10 +75,16 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.55, "1488", "white genocide", "great replacement", "subhuman", "globalist jews", "zog"),
         rx(rf"{GROUPS} (?:are|is|r) (?:all |just |nothing but |literally )?{_VERMIN}", 0.9, "dehumanising"),
         rx(rf"{GROUPS} (?:should|must|need to|deserve to|ought to) (?:all )?{_EXTERMINATE}", 0.95, "eliminationist"),
-        rx(rf"(?:kill|gas|exterminate|deport|hang|lynch|shoot|eradicate|wipe out) (?:all )?(?:the )?{GROUPS}", 0.9,
-           "eliminationist"),
-        rx(rf"(?:death to|i hate|we hate|fuck|fuck all|fuck the|hang all) (?:all |the )?{GROUPS}", 0.85,
-           "hatred of a group"),
+        rx(
+            rf"(?:kill|gas|exterminate|deport|hang|lynch|shoot|eradicate|wipe out) (?:all )?(?:the )?{GROUPS}",
+            0.9,
+            "eliminationist",
+        ),
+        rx(
+            rf"(?:death to|i hate|we hate|fuck|fuck all|fuck the|hang all) (?:all |the )?{GROUPS}",
+            0.85,
+            "hatred of a group",
+        ),
         rx(rf"{GROUPS} (?:don'?t|do not) deserve (?:to live|rights|to exist|respect)", 0.9, "dehumanising"),
         rx(rf"no {GROUPS} allowed", 0.7, "exclusion"),
         rx(rf"(?:filthy|dirty|stupid|disgusting) {GROUPS}", 0.7, "slur-like phrase"),
@@ -95,12 +101,20 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.7, "bastard", "moron", "retarded", "imbecile", "stfu", "gtfo", "screw you", "watch your back"),
         *terms(0.7, "nobody likes you", "everyone hates you", "you disgust me", "prick", "wanker", "jackass"),
         *terms(0.5, "idiot", "stupid", "loser", "pathetic", "dumb", "ugly", "freak", "fatso", "shut up"),
-        rx(rf"i(?:'?ll| will| wil|'?m going to|'?m gonna| am going to| am gonna| gonna) (?:\w+ )?"
-           rf"(?:kill|murder|hurt|stab|shoot|beat|rape|strangle|choke|destroy|end) {_YOU}\b", 0.9, "threat"),
-        rx(rf"{_YOU}(?:'?re| are| r) (?:so |such |a |an |such an? |the )*(?:stupid|idiot|moron|worthless|pathetic|"
-           r"disgusting|loser|trash|garbage|useless|ugly|retard|retarded|failure|joke|waste)", 0.75, "insult"),
+        rx(
+            rf"i(?:'?ll| will| wil|'?m going to|'?m gonna| am going to| am gonna| gonna) (?:\w+ )?"
+            rf"(?:kill|murder|hurt|stab|shoot|beat|rape|strangle|choke|destroy|end) {_YOU}\b",
+            0.9,
+            "threat",
+        ),
+        rx(
+            rf"{_YOU}(?:'?re| are| r) (?:so |such |a |an |such an? |the )*(?:stupid|idiot|moron|worthless|pathetic|"
+            r"disgusting|loser|trash|garbage|useless|ugly|retard|retarded|failure|joke|waste)",
+            0.75,
+            "insult",
+        ),
         rx(r"shut (?:the fuck )?up,? (?:you|u) \w+", 0.7, "insult"),
-        rx(rf"(?:go|just) (?:and )?(?:kill|hang|shoot) (?:yourself|urself|your self)", 0.95, "incitement"),
+        rx(r"(?:go|just) (?:and )?(?:kill|hang|shoot) (?:yourself|urself|your self)", 0.95, "incitement"),
     ),
     # ----------------------------------------------------------------------- sexual
     "sexual": (
@@ -113,8 +127,11 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.6, "pornography", "nude", "naked", "dick", "cock", "penis", "vagina", "anal", "vibrator", "nsfw"),
         *terms(0.6, "have sex", "having sex", "sex tape", "hooker", "escort service", "strip club", "fetish"),
         *terms(0.45, "sexy", "sex", "aroused", "lingerie", "kinky", "boner", "stripper"),
-        rx(r"(?:suck|lick|touch|rub|stroke) (?:my|your|his|her) (?:\w+ )?(?:dick|cock|pussy|tits|boobs|balls|clit)",
-           0.9, "explicit act"),
+        rx(
+            r"(?:suck|lick|touch|rub|stroke) (?:my|your|his|her) (?:\w+ )?(?:dick|cock|pussy|tits|boobs|balls|clit)",
+            0.9,
+            "explicit act",
+        ),
     ),
     # ----------------------------------------------------------------------- sexual content involving minors
     "sexual/minors": (
@@ -133,11 +150,19 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.75, "beat to death", "stab him", "stab her", "stab you", "shoot him", "shoot her", "shoot you"),
         *terms(0.5, "murder", "torture", "rape", "genocide", "terrorist attack", "strangle", "mutilate", "slaughter"),
         *terms(0.4, "kill", "killing", "shooting", "gore", "stabbing", "bomb", "assault"),
-        rx(r"(?:bomb|blow up|shoot up|attack|burn down) (?:the|a|this|that) (?:\w+ )?(?:school|church|mosque|"
-           r"synagogue|temple|building|office|mall|airport|station|embassy|concert|stadium|parliament|"
-           r"white house|hospital|clinic)", 0.9, "attack on a place"),
-        rx(rf"(?:kill|murder|shoot|stab|strangle|behead|torture|burn|hang) (?:him|her|them|you|u|everyone|"
-           r"everybody|all of (?:you|them)|his \w+|her \w+)", 0.8, "violent act against a person"),
+        rx(
+            r"(?:bomb|blow up|shoot up|attack|burn down) (?:the|a|this|that) (?:\w+ )?(?:school|church|mosque|"
+            r"synagogue|temple|building|office|mall|airport|station|embassy|concert|stadium|parliament|"
+            r"white house|hospital|clinic)",
+            0.9,
+            "attack on a place",
+        ),
+        rx(
+            r"(?:kill|murder|shoot|stab|strangle|behead|torture|burn|hang) (?:him|her|them|you|u|everyone|"
+            r"everybody|all of (?:you|them)|his \w+|her \w+)",
+            0.8,
+            "violent act against a person",
+        ),
         rx(r"(?:bash|smash|cave|kick) (?:his|her|your|their) (?:head|skull|face|teeth) in", 0.85, "graphic violence"),
         rx(r"beat (?:him|her|you|them) (?:to death|senseless|to a pulp|bloody)", 0.85, "graphic violence"),
     ),
@@ -151,10 +176,17 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.45, "kms"),
         *terms(0.55, "suicide", "overdose", "self injury", "razor blade", "purging", "i hate my life"),
         rx(r"(?:i )?(?:don'?t|do not|dont) want to (?:live|be alive|exist|wake up)", 0.85, "wish to die"),
-        rx(r"how (?:many|much) (?:\w+ ){0,2}(?:pills|tylenol|paracetamol|sleeping pills|insulin) "
-           r"(?:to|would|does it take to|will) (?:die|kill|overdose|od)", 0.95, "method seeking"),
-        rx(r"(?:best|easiest|quickest|painless|fastest) (?:way|method)s? to (?:die|kill myself|commit suicide|end it)",
-           0.95, "method seeking"),
+        rx(
+            r"how (?:many|much) (?:\w+ ){0,2}(?:pills|tylenol|paracetamol|sleeping pills|insulin) "
+            r"(?:to|would|does it take to|will) (?:die|kill|overdose|od)",
+            0.95,
+            "method seeking",
+        ),
+        rx(
+            r"(?:best|easiest|quickest|painless|fastest) (?:way|method)s? to (?:die|kill myself|commit suicide|end it)",
+            0.95,
+            "method seeking",
+        ),
     ),
     # ----------------------------------------------------------------------- illicit: drugs, weapons, fraud
     "illicit": (
@@ -167,17 +199,32 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.45, "cvv", "silencer"),
         *terms(0.5, "cocaine", "heroin", "meth", "methamphetamine", "fentanyl", "mdma", "lsd", "crack cocaine"),
         *terms(0.5, "ketamine", "oxycodone", "oxy", "xanax", "dark web", "explosives", "napalm", "ricin"),
-        rx(r"(?:buy|sell|selling|order|get|ship|shipping) (?:\w+ ){0,2}(?:cocaine|coke|heroin|meth|crystal meth|"
-           r"fentanyl|mdma|molly|ecstasy|lsd|acid tabs|ketamine|xanax|oxy|oxycodone|percocet|adderall|weed|"
-           r"guns|firearms|ammo|grenades)", 0.8, "drug or weapon sale"),
-        rx(r"(?:cocaine|heroin|meth|fentanyl|mdma|xanax|oxycodone|weed|guns) (?:for sale|available|in stock)", 0.85,
-           "drug or weapon sale"),
-        rx(r"how (?:to|do i|can i|do you) (?:make|build|cook|synthesi[sz]e|brew|assemble|3d print|manufacture) "
-           r"(?:a |an |some |my own )?(?:bomb|pipe bomb|explosive|explosives|meth|methamphetamine|napalm|ricin|"
-           r"sarin|nerve agent|thermite|silencer|suppressor|ghost gun|untraceable gun|molotov|grenade|"
-           r"fentanyl|crack|poison)", 0.95, "weapon or drug making"),
-        rx(r"how (?:to|do i|can i) (?:launder money|hack into|steal|shoplift|make counterfeit|forge|evade taxes|"
-           r"pick a lock|hotwire|buy a gun without|get a fake id|poison someone)", 0.85, "crime how-to"),
+        rx(
+            r"(?:buy|sell|selling|order|get|ship|shipping) (?:\w+ ){0,2}(?:cocaine|coke|heroin|meth|crystal meth|"
+            r"fentanyl|mdma|molly|ecstasy|lsd|acid tabs|ketamine|xanax|oxy|oxycodone|percocet|adderall|weed|"
+            r"guns|firearms|ammo|grenades)",
+            0.8,
+            "drug or weapon sale",
+        ),
+        rx(
+            r"(?:cocaine|heroin|meth|fentanyl|mdma|xanax|oxycodone|weed|guns) (?:for sale|available|in stock)",
+            0.85,
+            "drug or weapon sale",
+        ),
+        rx(
+            r"how (?:to|do i|can i|do you) (?:make|build|cook|synthesi[sz]e|brew|assemble|3d print|manufacture) "
+            r"(?:a |an |some |my own )?(?:bomb|pipe bomb|explosive|explosives|meth|methamphetamine|napalm|ricin|"
+            r"sarin|nerve agent|thermite|silencer|suppressor|ghost gun|untraceable gun|molotov|grenade|"
+            r"fentanyl|crack|poison)",
+            0.95,
+            "weapon or drug making",
+        ),
+        rx(
+            r"how (?:to|do i|can i) (?:launder money|hack into|steal|shoplift|make counterfeit|forge|evade taxes|"
+            r"pick a lock|hotwire|buy a gun without|get a fake id|poison someone)",
+            0.85,
+            "crime how-to",
+        ),
     ),
     # ----------------------------------------------------------------------- spam
     "spam": (
@@ -189,11 +236,18 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.5, "promo code", "check out my", "follow me", "visit my", "cheap viagra", "viagra", "casino"),
         rx(r"(?:https?://|www\.)[^\s<>\"']+", 0.4, "url"),
         rx(r"(?:bit\.ly|tinyurl\.com|goo\.gl|t\.co|ow\.ly|is\.gd|cutt\.ly)/\S+", 0.6, "short url"),
-        rx(r"(?:earn|make|making|win|get) (?:up to )?\$?\d[\d,.]*(?:k)? ?(?:\$|usd|dollars|euros?|btc)? "
-           r"(?:a|per|every|each|in a) (?:day|week|hour|month)", 0.8, "money promise"),
+        rx(
+            r"(?:earn|make|making|win|get) (?:up to )?\$?\d[\d,.]*(?:k)? ?(?:\$|usd|dollars|euros?|btc)? "
+            r"(?:a|per|every|each|in a) (?:day|week|hour|month)",
+            0.8,
+            "money promise",
+        ),
         rx(r"send (?:\d[\d.]* )?(?:btc|eth|bitcoin|ethereum|usdt|crypto) (?:to|and)", 0.8, "crypto scam"),
-        rx(r"(?:bitcoin|btc|eth|ethereum|crypto|usdt)\W+(?:\w+\W+){0,3}(?:giveaway|airdrop|doubl\w*|guaranteed)",
-           0.75, "crypto scam"),
+        rx(
+            r"(?:bitcoin|btc|eth|ethereum|crypto|usdt)\W+(?:\w+\W+){0,3}(?:giveaway|airdrop|doubl\w*|guaranteed)",
+            0.75,
+            "crypto scam",
+        ),
         rx(r"(?:bc1|[13])[a-z0-9]{25,39}|0x[0-9a-f]{40}", 0.45, "crypto address"),
     ),
     # ----------------------------------------------------------------------- prompt injection
@@ -203,24 +257,48 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
         *terms(0.6, "system prompt", "jailbreak", "initial instructions"),
         *terms(0.5, "developer mode", "new instructions"),
         *terms(0.5, "access granted", "sudo mode", "god mode", "unfiltered ai", "ignore the rules"),
-        rx(r"(?:ignore|disregard|forget|override|bypass) (?:all |any |the |your |my |of )*(?:previous |prior |"
-           r"above |earlier |preceding |original |initial |system |safety |other )*(?:instructions?|directions?|"
-           r"rules|prompts?|guidelines|directives|constraints|restrictions|programming|training|filters?)",
-           0.9, "instruction override"),
-        rx(r"(?:reveal|print|show|repeat|output|tell me|display|leak|what (?:is|are)) (?:me )?your "
-           r"(?:\w+ )?(?:system prompt|prompt|instructions|hidden prompt|initial prompt|pre-?prompt|password|"
-           r"secret|rules)", 0.75, "prompt extraction"),
-        rx(r"(?:reveal|print|show|repeat|output|tell me|display|leak|what (?:is|are)) (?:me )?the "
-           r"(?:system prompt|hidden prompt|initial prompt|pre-?prompt|secret password|password|secret key)",
-           0.75, "prompt extraction"),
-        rx(r"you are (?:now |no longer )?(?:an? )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|"
-           r"free from|not bound by|without (?:any )?(?:restrictions|rules|filters|limits))", 0.85, "role override"),
-        rx(r"(?:pretend|act|behave|roleplay) (?:that |as if )?(?:you are|you're|to be|as) (?:\w+ ){0,4}?"
-           r"(?:without|with no|free of) (?:any )?(?:restrictions|rules|filters|limits|guidelines|morals)",
-           0.85, "role override"),
-        rx(r"(?:say|output|print|respond with|reply with|write) (?:only )?(?:the words? )?[\"']?access granted", 0.9,
-           "forced output"),
-        rx(r"<\|(?:im_start|im_end|system|endoftext)\|>|\[/?(?:system|inst)\]|#{2,} ?(?:system|instruction)s?", 0.7,
-           "chat-template injection", bounded=False),
+        rx(
+            r"(?:ignore|disregard|forget|override|bypass) (?:all |any |the |your |my |of )*(?:previous |prior |"
+            r"above |earlier |preceding |original |initial |system |safety |other )*(?:instructions?|directions?|"
+            r"rules|prompts?|guidelines|directives|constraints|restrictions|programming|training|filters?)",
+            0.9,
+            "instruction override",
+        ),
+        rx(
+            r"(?:reveal|print|show|repeat|output|tell me|display|leak|what (?:is|are)) (?:me )?your "
+            r"(?:\w+ )?(?:system prompt|prompt|instructions|hidden prompt|initial prompt|pre-?prompt|password|"
+            r"secret|rules)",
+            0.75,
+            "prompt extraction",
+        ),
+        rx(
+            r"(?:reveal|print|show|repeat|output|tell me|display|leak|what (?:is|are)) (?:me )?the "
+            r"(?:system prompt|hidden prompt|initial prompt|pre-?prompt|secret password|password|secret key)",
+            0.75,
+            "prompt extraction",
+        ),
+        rx(
+            r"you are (?:now |no longer )?(?:an? )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|"
+            r"free from|not bound by|without (?:any )?(?:restrictions|rules|filters|limits))",
+            0.85,
+            "role override",
+        ),
+        rx(
+            r"(?:pretend|act|behave|roleplay) (?:that |as if )?(?:you are|you're|to be|as) (?:\w+ ){0,4}?"
+            r"(?:without|with no|free of) (?:any )?(?:restrictions|rules|filters|limits|guidelines|morals)",
+            0.85,
+            "role override",
+        ),
+        rx(
+            r"(?:say|output|print|respond with|reply with|write) (?:only )?(?:the words? )?[\"']?access granted",
+            0.9,
+            "forced output",
+        ),
+        rx(
+            r"<\|(?:im_start|im_end|system|endoftext)\|>|\[/?(?:system|inst)\]|#{2,} ?(?:system|instruction)s?",
+            0.7,
+            "chat-template injection",
+            bounded=False,
+        ),
     ),
 }

@@ -22,14 +22,16 @@ from projects.content_moderation.signals import NormalizedText
 
 # Characters that render as nothing (or nothing visible) and are used to split words past a filter.
 _INVISIBLE: frozenset[int] = frozenset(
-    [0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0]
-    + list(range(0x200B, 0x2010))  # zero-width space/non-joiner/joiner, LRM, RLM
-    + list(range(0x202A, 0x202F))  # bidi embeddings and overrides
-    + list(range(0x2060, 0x2065))  # word joiner, invisible operators
-    + list(range(0x2066, 0x206A))  # bidi isolates
-    + list(range(0xFE00, 0xFE10))  # variation selectors
-    + list(range(0xE0100, 0xE01F0))  # variation selectors supplement
-    + list(range(0xE0000, 0xE0080))  # tag characters
+    [
+        *(0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x3164, 0xFEFF, 0xFFA0),
+        *range(0x200B, 0x2010),  # zero-width space/non-joiner/joiner, LRM, RLM
+        *range(0x202A, 0x202F),  # bidi embeddings and overrides
+        *range(0x2060, 0x2065),  # word joiner, invisible operators
+        *range(0x2066, 0x206A),  # bidi isolates
+        *range(0xFE00, 0xFE10),  # variation selectors
+        *range(0xE0100, 0xE01F0),  # variation selectors supplement
+        *range(0xE0000, 0xE0080),  # tag characters
+    ]
 )
 
 # Generic combining marks (Zalgo decoration, accents) — not script-specific vowel signs, which carry meaning.
