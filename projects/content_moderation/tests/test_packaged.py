@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from projects.content_moderation.knn import as_normalized
-from projects.content_moderation.packaged import PROFANITY_WEIGHT, PackagedDetector
+from projects.content_moderation.packaged import INJECTION_WEIGHT, PROFANITY_WEIGHT, PackagedDetector
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,9 @@ def test_pii_findings_carry_original_spans(results):
 
 def test_injection_scored_high_and_benign_question_low(results):
     _, out = results
-    assert out[1]["prompt_injection"].score >= 0.8
+    assert out[1]["prompt_injection"].score >= 0.8 * INJECTION_WEIGHT  # corroboration only: capped (packaged.py)
     assert out[1]["prompt_injection"].evidence
-    assert out[2]["prompt_injection"].score < 0.3
+    assert out[2]["prompt_injection"].score < 0.3 * INJECTION_WEIGHT
 
 
 def test_profanity_maps_to_harassment_at_reduced_weight(results):
