@@ -47,6 +47,7 @@ bench: venv
 	$(PY) scripts/bench/nl2sql_linking.py --out var/bench/nl2sql_linking.json
 	$(PY) scripts/bench/document_intelligence.py --out var/bench/document_intelligence.json
 	$(PY) scripts/bench/multimodal_search.py --out var/bench/multimodal_search.json
+	$(PY) scripts/bench/content_moderation.py --out var/bench/content_moderation.json
 
 eval: venv
 	$(PY) -m scripts.eval_all
