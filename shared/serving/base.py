@@ -10,6 +10,12 @@ import numpy as np
 from shared.serving.types import ChatRequest, ChatResult, StreamChunk
 
 
+def l2_normalise(arr: np.ndarray) -> np.ndarray:
+    """Unit rows as float32 (zero rows stay zero): what every embedder returns, whatever its server sent."""
+    arr = np.asarray(arr, dtype=np.float32)
+    return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+
+
 class ServingError(Exception):
     """A backend failed (after its own retries); callers may fall back to another backend."""
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from shared.observability.metrics import EMBEDDINGS
 from shared.observability.tracing import span
-from shared.serving.base import Embedder, ModelNotFoundError
+from shared.serving.base import Embedder, ModelNotFoundError, l2_normalise
 from shared.settings import EmbeddingSettings
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,7 @@ class OpenAIEmbedder(Embedder):
                 resp = self._client.embeddings.create(model=self.model, input=list(texts[i : i + self.batch_size]))
                 rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         EMBEDDINGS.labels(self.backend, self.model).inc(len(texts))
-        arr = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
-        norms = np.linalg.norm(arr, axis=1, keepdims=True)
-        return arr / np.clip(norms, 1e-12, None)
+        return l2_normalise(np.asarray(rows, dtype=np.float32).reshape(len(rows), -1))
 
 
 def build_embedder(settings: EmbeddingSettings) -> Embedder:

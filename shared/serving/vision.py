@@ -28,6 +28,7 @@ from shared.observability.tracing import span
 from shared.serving.base import ServingError
 from shared.serving.model_store import ModelIntegrityError, _sha256
 from shared.settings import VisionSettings
+from shared.vision.convert import to_rgb
 
 if TYPE_CHECKING:
     import torch
@@ -52,37 +53,6 @@ class ImageAnalysis:
 
     vector: np.ndarray
     labels: list[tuple[str, float]] = field(default_factory=list)
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode -> 8-bit RGB, the way a person would see it.
-
-    Transparent pixels are composited on white (converting RGBA straight to RGB would keep whatever
-    colour hides under alpha 0, often black); 16-bit and float greyscale are rescaled rather than
-    clipped at 255 (PIL's own convert clips, turning most 16-bit photos white).
-    """
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        arr = np.asarray(image, dtype=np.float32)
-        peak = float(arr.max()) if arr.size else 0.0
-        scale = 1.0  # already in the 8-bit range
-        if peak > 255:  # 16-bit (or wider)
-            scale = 255.0 / max(65535.0, peak)
-        elif image.mode == "F" and peak <= 1.0:  # float in [0, 1]
-            scale = 255.0
-        grey = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8))
-        return grey.convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def l2_normalise(arr: np.ndarray) -> np.ndarray:
-    arr = np.asarray(arr, dtype=np.float32)
-    return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
 
 
 def set_torch_threads(threads: int | None) -> None:

@@ -23,7 +23,8 @@ from shared.observability.metrics import EMBEDDINGS, IMAGE_EMBEDDINGS
 from shared.observability.tracing import span
 from shared.serving.base import ServingError
 from shared.serving.model_store import _sha256
-from shared.serving.vision import ImageEmbedder, set_torch_threads, to_rgb
+from shared.serving.vision import ImageEmbedder, set_torch_threads
+from shared.vision.convert import to_rgb
 
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
 

@@ -23,8 +23,9 @@ from PIL import Image
 
 from shared.observability.metrics import EMBEDDINGS, IMAGE_EMBEDDINGS
 from shared.observability.tracing import span
-from shared.serving.base import ServingError
-from shared.serving.vision import ImageEmbedder, l2_normalise, to_rgb
+from shared.serving.base import ServingError, l2_normalise
+from shared.serving.vision import ImageEmbedder
+from shared.vision.convert import to_rgb
 
 
 def png_data_url(image: Image.Image, max_side: int) -> str:

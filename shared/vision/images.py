@@ -26,14 +26,15 @@ import io
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
 from PIL import Image, ImageOps
 
 from shared.observability.tracing import span
+from shared.vision.convert import to_rgb
 from shared.vision.exif import ExifInfo, read_exif
 from shared.vision.features import dominant_colours, hamming, make_thumbnail, orientation_of, perceptual_hash
 
 __all__ = [
+    "SUPPORTED_EXTENSIONS",
     "SUPPORTED_MEDIA_TYPES",
     "ExifInfo",
     "ImageInputError",
@@ -57,6 +58,7 @@ _FORMATS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "tiff": ("TIFF", "image/tiff", (".tif", ".tiff")),
 }
 SUPPORTED_MEDIA_TYPES: tuple[str, ...] = tuple(media for _, media, _ in _FORMATS.values())
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(ext for _, _, exts in _FORMATS.values() for ext in exts)
 _IMAGE_EXTENSIONS = {ext: name for name, (_, _, exts) in _FORMATS.items() for ext in exts} | {
     ext: "other" for ext in (".bmp", ".heic", ".heif", ".avif", ".svg", ".ico", ".psd", ".jp2", ".jxl")
 }
@@ -203,7 +205,7 @@ def _load(data: bytes, filename: str | None, limits: ImageLimits) -> LoadedImage
         if img.size != (width, height):  # a plugin may change size on load (e.g. JPEG draft): re-check
             width, height = img.size
             _check_dimensions(width, height, limits)
-        rgb = _to_rgb(ImageOps.exif_transpose(img))
+        rgb = to_rgb(ImageOps.exif_transpose(img))
     except ImageInputError:
         raise
     except Image.DecompressionBombError as exc:
@@ -248,33 +250,3 @@ def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
             "bad_dimensions",
             f"{width}×{height}: aspect ratio {long / short:,.0f}:1 exceeds the limit of {limits.max_aspect_ratio:g}:1",
         )
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Any Pillow mode → RGB 8-bit; transparency is composited on white."""
-    mode = img.mode
-    if mode == "RGB":
-        return img
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        return Image.fromarray(_to_uint8(np.asarray(img), mode), "L").convert("RGB")
-    if (mode == "P" and "transparency" in img.info) or mode in ("PA", "LA", "La", "RGBa"):
-        img = img.convert("RGBA")
-        mode = "RGBA"
-    if mode == "RGBA":
-        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, img).convert("RGB")
-    return img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, P, L, 1
-
-
-def _to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
-    """High-bit-depth grey → 8 bits. 16-bit data scales by 1/257 (65535 → 255); 32-bit int and float images
-    that exceed the 16-bit / unit range are stretched by their own maximum, since they have no fixed white."""
-    values = arr.astype(np.float64)
-    if mode == "F":
-        peak = float(values.max()) if values.size else 1.0
-        scale = 255.0 if peak <= 1.0 else 255.0 / peak
-    elif mode == "I" and values.size and float(values.max()) > 65535:
-        scale = 255.0 / float(values.max())
-    else:
-        scale = 1 / 257
-    return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
