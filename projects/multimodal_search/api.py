@@ -6,6 +6,8 @@ comes from the shared identity headers (``X-User-Id``, ``X-Tenant-Id``); every i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
@@ -21,6 +23,7 @@ from projects.multimodal_search.models import (
     SearchQuery,
 )
 from projects.multimodal_search.service import (
+    THUMBNAIL_MEDIA_TYPE,
     FolderMissing,
     FolderNotAllowed,
     ImageNotFound,
@@ -57,8 +60,21 @@ def input_problem(exc: ImageInputError) -> ProblemError:
     return ProblemError(code, _TITLES[code], str(exc), type_=PROBLEM_TYPE_BASE + exc.code.replace("_", "-"))
 
 
-def _not_found(exc: Exception) -> ProblemError:
-    return ProblemError(404, "Not Found", str(exc), type_=PROBLEM_TYPE_BASE + "not-found")
+@contextmanager
+def service_problems() -> Iterator[None]:
+    """The service's exceptions as RFC 7807 problems: one mapping for every route."""
+    try:
+        yield
+    except ImageInputError as exc:
+        raise input_problem(exc) from None
+    except (ImageNotFound, ImportNotFound) as exc:
+        raise ProblemError(404, "Not Found", str(exc), type_=PROBLEM_TYPE_BASE + "not-found") from None
+    except ImportStateError as exc:
+        raise ProblemError(409, "Conflict", str(exc), type_=PROBLEM_TYPE_BASE + "invalid-state") from None
+    except FolderNotAllowed as exc:
+        raise ProblemError(403, "Forbidden", str(exc), type_=PROBLEM_TYPE_BASE + "folder-not-allowed") from None
+    except FolderMissing as exc:
+        raise ProblemError(422, "Unprocessable Content", str(exc), type_=PROBLEM_TYPE_BASE + "no-such-folder") from None
 
 
 def _tags(raw: str | None) -> list[str]:
@@ -113,10 +129,8 @@ def create_router(
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise ProblemError(422, "Unprocessable Content", f"at most {MAX_FILES_PER_UPLOAD} files per request")
         payload = [(f.filename or "upload", read_upload(f, settings.max_upload_bytes)) for f in files]
-        try:
+        with service_problems():
             return get_service().upload(user, payload, source=source, caption=caption, tags=_tags(tags))
-        except ImageInputError as exc:
-            raise input_problem(exc) from None
 
     @router.post(
         "/imports",
@@ -128,14 +142,8 @@ def create_router(
         'beside the images (`[{"file", "caption", "tags", "source"}]`) adds captions and tags.',
     )
     def import_folder(body: FolderImportIn, user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
-        try:
+        with service_problems():
             return get_service().import_folder(user, body.path, source=body.source, recursive=body.recursive)
-        except FolderNotAllowed as exc:
-            raise ProblemError(403, "Forbidden", str(exc), type_=PROBLEM_TYPE_BASE + "folder-not-allowed") from None
-        except FolderMissing as exc:
-            raise ProblemError(
-                422, "Unprocessable Content", str(exc), type_=PROBLEM_TYPE_BASE + "no-such-folder"
-            ) from None
 
     @router.get("/imports", response_model=list[ImportOut], summary="Recent imports and re-index jobs, newest first")
     def list_imports(
@@ -150,10 +158,8 @@ def create_router(
         summary="Progress of an import: files read, images indexed, skipped files with reasons",
     )
     def get_import(import_id: str, user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
-        try:
+        with service_problems():
             return get_service().get_import(user, import_id)
-        except ImportNotFound as exc:
-            raise _not_found(exc) from None
 
     @router.post(
         "/imports/{import_id}/retry",
@@ -163,12 +169,8 @@ def create_router(
         summary="Re-run a failed import (or the failed images of a finished one); indexed images are kept",
     )
     def retry_import(import_id: str, user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
-        try:
+        with service_problems():
             return get_service().retry_import(user, import_id)
-        except ImportNotFound as exc:
-            raise _not_found(exc) from None
-        except ImportStateError as exc:
-            raise ProblemError(409, "Conflict", str(exc), type_=PROBLEM_TYPE_BASE + "invalid-state") from None
 
     @router.post(
         "/reindex",
@@ -200,10 +202,8 @@ def create_router(
         summary="One image's metadata: EXIF, size, labels, OCR text, duplicates, indexing state",
     )
     def get_image(image_id: str, user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
-        try:
+        with service_problems():
             return get_service().get(user, image_id)
-        except ImageNotFound as exc:
-            raise _not_found(exc) from None
 
     @router.get(
         "/images/{image_id}/thumbnail",
@@ -211,11 +211,9 @@ def create_router(
         summary="The stored thumbnail",
     )
     def thumbnail(image_id: str, user: Annotated[Principal, principal_dep]) -> Response:
-        try:
+        with service_problems():
             data = get_service().thumbnail(user, image_id)
-        except ImageNotFound as exc:
-            raise _not_found(exc) from None
-        return Response(data, media_type=_sniff(data), headers={"Cache-Control": "private, max-age=86400"})
+        return Response(data, media_type=THUMBNAIL_MEDIA_TYPE, headers={"Cache-Control": "private, max-age=86400"})
 
     @router.get(
         "/images/{image_id}/original",
@@ -223,10 +221,8 @@ def create_router(
         summary="The original file",
     )
     def original(image_id: str, user: Annotated[Principal, principal_dep]) -> Response:
-        try:
+        with service_problems():
             data, media_type = get_service().original(user, image_id)
-        except ImageNotFound as exc:
-            raise _not_found(exc) from None
         return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
     @router.delete(
@@ -236,10 +232,8 @@ def create_router(
         summary="Remove an image from the library and every index (an imported file itself is left in place)",
     )
     def delete_image(image_id: str, user: Annotated[Principal, principal_dep]) -> Response:
-        try:
+        with service_problems():
             get_service().delete(user, image_id)
-        except ImageNotFound as exc:
-            raise _not_found(exc) from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     # -- search ----------------------------------------------------------------------------------------
@@ -270,10 +264,8 @@ def create_router(
     ) -> dict[str, Any]:
         opts = _options(options)
         data = read_upload(file, settings.max_query_image_bytes)
-        try:
+        with service_problems():
             return get_service().search_by_image(user, data, file.filename or "query", opts)
-        except ImageInputError as exc:
-            raise input_problem(exc) from None
 
     @router.post(
         "/images/{image_id}/similar",
@@ -284,10 +276,8 @@ def create_router(
     def similar(
         image_id: str, user: Annotated[Principal, principal_dep], body: ImageSearchOptions | None = None
     ) -> dict[str, Any]:
-        try:
+        with service_problems():
             return get_service().similar(user, image_id, body or ImageSearchOptions())
-        except ImageNotFound as exc:
-            raise _not_found(exc) from None
 
     return router
 
@@ -300,7 +290,3 @@ def _options(raw: str | None) -> ImageSearchOptions:
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise ProblemError(422, "Unprocessable Content", f"invalid options: {detail}") from None
-
-
-def _sniff(data: bytes) -> str:
-    return "image/webp" if data[8:12] == b"WEBP" else "image/jpeg"

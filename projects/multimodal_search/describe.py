@@ -49,6 +49,11 @@ class ImageFacts:
     orientation: str | None = None
 
 
+def camera_name(make: str | None, model: str | None) -> str | None:
+    """``Canon EOS R6`` from the EXIF make and model (either may be missing)."""
+    return " ".join(p for p in (make, model) if p) or None
+
+
 def filename_words(filename: str) -> str:
     """``IMG_2041-beach_sunset.jpg`` → ``beach sunset``: the stem's words, without camera counters."""
     stem = PurePath(filename).stem

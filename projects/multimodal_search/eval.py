@@ -36,6 +36,7 @@ import numpy as np
 import psycopg
 
 from shared.eval.harness import git_commit
+from shared.eval.metrics import mean_reciprocal_rank, percentile, recall_at_k
 
 log = logging.getLogger("projects.multimodal_search.eval")
 
@@ -66,21 +67,18 @@ def load_labels(path: Path) -> list[dict[str, str]]:
     return out
 
 
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 2) if values else 0.0
-
-
-def rank_metrics(ranks: list[int | None], zero_shot_ranks: list[int]) -> dict[str, float]:
-    n = len(ranks)
+def rank_metrics(runs: list[tuple[list[str], str]], zero_shot_ranks: list[int]) -> dict[str, float]:
+    """``runs``: per query, the retrieved image ids and the one image it should find."""
+    n = len(runs)
 
     def recall(k: int) -> float:
-        return round(sum(1 for r in ranks if r is not None and r <= k) / n, 4)
+        return round(float(np.mean([recall_at_k(ids, {target}, k) for ids, target in runs])), 4)
 
     return {
         "text_to_image_recall@1": recall(1),
         "text_to_image_recall@5": recall(5),
         "text_to_image_recall@10": recall(10),
-        "mrr@10": round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4),
+        "mrr@10": round(mean_reciprocal_rank([(ids, {target}) for ids, target in runs], k=10), 4),
         "image_top1": round(sum(1 for r in zero_shot_ranks if r == 1) / n, 4),
         "image_top5": round(sum(1 for r in zero_shot_ranks if r <= 5) / n, 4),
     }
@@ -130,7 +128,7 @@ def run(args: argparse.Namespace, url: str) -> tuple[dict[str, Any], list[dict[s
             raise SystemExit(f"images not indexed: {failed}")
 
         service.search(user, SearchQuery(query=entries[0]["query"]))  # warm-up: first-call costs stay out
-        ranks, latencies = [], []
+        runs, ranks, latencies = [], [], []
         for e in entries:
             t = time.perf_counter()
             page = service.search(
@@ -139,6 +137,7 @@ def run(args: argparse.Namespace, url: str) -> tuple[dict[str, Any], list[dict[s
             latencies.append((time.perf_counter() - t) * 1000)
             ids = [h["image"]["id"] for h in page["hits"]]
             e["top10"] = ids
+            runs.append((ids, e["image_id"]))
             ranks.append(ids.index(e["image_id"]) + 1 if e["image_id"] in ids else None)
         text_space = service.profile.text
         vectors = service.vectors(text_space, [e["image_id"] for e in entries])
@@ -146,12 +145,12 @@ def run(args: argparse.Namespace, url: str) -> tuple[dict[str, Any], list[dict[s
         query_matrix = service.text_searcher.embedder.embed([e["query"] for e in entries])  # type: ignore[union-attr]
         zs = zero_shot_ranks(image_matrix, query_matrix)
         summary = {
-            **rank_metrics(ranks, zs),
+            **rank_metrics(runs, zs),
             "n": len(entries),
             "index_images_per_s": round(len(entries) / index_s, 2),
             "index_seconds": round(index_s, 2),
-            "query_p50_ms": pct(latencies, 50),
-            "query_p95_ms": pct(latencies, 95),
+            "query_p50_ms": percentile(latencies, 50),
+            "query_p95_ms": percentile(latencies, 95),
             "embedder": service.model,
             "text_space": text_space.collection,
             "text_embedder": text_space.model,
@@ -173,7 +172,7 @@ def run(args: argparse.Namespace, url: str) -> tuple[dict[str, Any], list[dict[s
 def metadata_baseline(service: Any, user: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The same queries over a collection that knows only EXIF, size, format and colour: what search gives
     without understanding the pixels (and without the label-bearing file names)."""
-    from projects.multimodal_search.describe import ImageFacts, metadata_text
+    from projects.multimodal_search.describe import ImageFacts, camera_name, metadata_text
     from shared.retrieval.models import Chunk, Document
     from shared.retrieval.search import Searcher, SearchRequest
 
@@ -184,7 +183,7 @@ def metadata_baseline(service: Any, user: Any, entries: list[dict[str, Any]]) ->
     texts = []
     for e in entries:
         img = images[e["image_id"]]
-        camera = " ".join(p for p in (img["camera_make"], img["camera_model"]) if p) or None
+        camera = camera_name(img["camera_make"], img["camera_model"])
         facts = ImageFacts(filename=e["opaque"], camera=camera, colours=img["colours"], orientation=img["orientation"])
         texts.append(metadata_text(facts, img["width"], img["height"], img["media_type"]))
     t0 = time.perf_counter()
@@ -194,24 +193,23 @@ def metadata_baseline(service: Any, user: Any, entries: list[dict[str, Any]]) ->
         service.store.upsert_document(doc, [Chunk(document_id=doc.id, ordinal=0, text=text)], vec[None, :])
     index_s = time.perf_counter() - t0
     searcher = Searcher(service.store, embedder)
-    ranks, latencies = [], []
+    runs, latencies = [], []
     for e in entries:
         t = time.perf_counter()
         hits = searcher.search(
             SearchRequest(collection=collection, query=e["query"], principal=user, k=10, lexical="any")
         )
         latencies.append((time.perf_counter() - t) * 1000)
-        ids = [h.source_uri for h in hits]
-        ranks.append(ids.index(e["image_id"]) + 1 if e["image_id"] in ids else None)
+        runs.append(([h.source_uri for h in hits], e["image_id"]))
     query_vectors = embedder.embed([e["query"] for e in entries])
     zs = zero_shot_ranks(np.asarray(vectors), query_vectors)
     service.store.delete_collection(collection)
     return {
-        **rank_metrics(ranks, zs),
+        **rank_metrics(runs, zs),
         "n": len(entries),
         "index_images_per_s": round(len(entries) / max(index_s, 1e-9), 2),
-        "query_p50_ms": pct(latencies, 50),
-        "query_p95_ms": pct(latencies, 95),
+        "query_p50_ms": percentile(latencies, 50),
+        "query_p95_ms": percentile(latencies, 95),
         "embedder": f"metadata text + {embedder.model}",
     }
 

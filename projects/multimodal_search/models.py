@@ -25,23 +25,26 @@ class ImageFilters(BaseModel):
     has_text: bool | None = Field(default=None, description="only images in which OCR found text")
 
 
-class SearchQuery(BaseModel):
-    query: str = Field(min_length=1, max_length=500, description="text to search for")
-    mode: SearchMode = Field(
-        default="hybrid",
-        description="hybrid = vector + full text (caption/tags/labels/OCR) fused by RRF; vector; text (full text only)",
-    )
+class ImageSearchOptions(BaseModel):
+    """What every search takes: filters, the cutoff, diversity, duplicate collapsing, the page. On its own, the
+    options of image→image search (an uploaded query image or a stored image: "more like this")."""
+
     filters: ImageFilters = Field(default_factory=ImageFilters)
     min_similarity: float | None = Field(
-        default=None,
-        ge=-1,
-        le=1,
-        description="drop results whose vector similarity is below (full-text-only hits kept)",
+        default=None, ge=-1, le=1, description="drop results whose vector similarity is below it (full-text hits stay)"
     )
     mmr: bool = Field(default=False, description="diversify the page (maximal marginal relevance)")
     collapse_duplicates: bool = Field(default=True, description="show one image per near-duplicate group")
     page: int = Field(default=1, ge=1)
     page_size: int = Field(default=24, ge=1, le=100)
+
+
+class SearchQuery(ImageSearchOptions):
+    query: str = Field(min_length=1, max_length=500, description="text to search for")
+    mode: SearchMode = Field(
+        default="hybrid",
+        description="hybrid = vector + full text (caption/tags/labels/OCR) fused by RRF; vector; text (full text only)",
+    )
 
     @field_validator("query")
     @classmethod
@@ -49,17 +52,6 @@ class SearchQuery(BaseModel):
         if not v.strip():
             raise ValueError("the query is empty")
         return v.strip()
-
-
-class ImageSearchOptions(BaseModel):
-    """Options of image→image search (an uploaded query image or a stored image: "more like this")."""
-
-    filters: ImageFilters = Field(default_factory=ImageFilters)
-    min_similarity: float | None = Field(default=None, ge=-1, le=1)
-    mmr: bool = False
-    collapse_duplicates: bool = True
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=24, ge=1, le=100)
 
 
 class ImageOut(BaseModel):

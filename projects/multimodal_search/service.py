@@ -12,23 +12,25 @@ the platform ``Searcher`` (HNSW, full text, RRF, filters in SQL, MMR) and joins 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
-from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
-from projects.multimodal_search.describe import DescriptionEncoder, ImageFacts, index_text
+from projects.multimodal_search.describe import DescriptionEncoder, ImageFacts, camera_name, index_text
 from projects.multimodal_search.models import (
     ImageFilters,
     ImageOut,
@@ -42,6 +44,7 @@ from projects.multimodal_search.models import (
 from projects.multimodal_search.schema import ensure_schema
 from projects.multimodal_search.settings import MultimodalSettings
 from projects.multimodal_search.spaces import ClipTextEmbedder, Profile, Space, build_profile
+from shared.db import connection
 from shared.retrieval.jobs import JobQueue, Progress
 from shared.retrieval.migrations import upgrade
 from shared.retrieval.models import Chunk, Document, MetadataRange, Principal, SearchFilters
@@ -49,13 +52,20 @@ from shared.retrieval.search import Searcher, SearchRequest
 from shared.retrieval.store import PgVectorStore
 from shared.serving.base import Embedder
 from shared.serving.vision import ImageEmbedder
-from shared.vision.features import dominant_colours, make_thumbnail, orientation_of, perceptual_hash
-from shared.vision.images import ImageInputError, ImageLimits, LoadedImage, load_image
+from shared.vision.features import (
+    THUMBNAIL_MEDIA_TYPES,
+    dominant_colours,
+    make_thumbnail,
+    orientation_of,
+    perceptual_hash,
+)
+from shared.vision.images import SUPPORTED_EXTENSIONS, ImageInputError, ImageLimits, LoadedImage, load_image
 
 log = logging.getLogger(__name__)
 
 IMPORT_TASK = "mms.import"
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff"})
+THUMBNAIL_FORMAT = "webp"
+THUMBNAIL_MEDIA_TYPE = THUMBNAIL_MEDIA_TYPES[THUMBNAIL_FORMAT]
 CAPTIONS_SIDECAR = "captions.json"
 _IMAGE_COLUMNS = (
     "id::text, filename, source, caption, tags, media_type, size_bytes, width, height, orientation, n_frames, "
@@ -226,7 +236,7 @@ class MultimodalService:
                     loaded.height, orientation_of(loaded.width, loaded.height), loaded.n_frames, exif.taken_at,
                     exif.camera_make, exif.camera_model, exif.gps_lat, exif.gps_lon, phash, near[0] if near else None,
                     dominant_colours(image), Jsonb(list(loaded.warnings)),
-                    make_thumbnail(image, self.settings.thumbnail_side),
+                    make_thumbnail(image, self.settings.thumbnail_side, THUMBNAIL_FORMAT),
                 ),
             ).fetchone()  # fmt: skip
             if inserted is None:  # the same content raced in from another request
@@ -389,7 +399,7 @@ class MultimodalService:
     def _scan_folder(self, imp: dict[str, Any], progress: Progress | None) -> None:
         folder = Path(imp["path"])
         files = sorted(p for p in (folder.rglob("*") if imp["recursive"] else folder.iterdir()) if p.is_file())
-        candidates = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+        candidates = [p for p in files if p.suffix.lower() in SUPPORTED_EXTENSIONS]
         sidecar = _read_sidecar(folder / CAPTIONS_SIDECAR)
         user = Principal(user_id=imp["created_by"], tenant_id=imp["tenant_id"])
         skipped: list[dict[str, str]] = []
@@ -478,16 +488,17 @@ class MultimodalService:
         facts = [
             ImageFacts(
                 filename=r["filename"], index_filename=r["index_filename"], caption=r["caption"], tags=list(r["tags"]),
-                labels=lab, ocr_text=text, camera=_camera(r), colours=list(r["colours"]), orientation=r["orientation"],
+                labels=lab, ocr_text=text, camera=camera_name(r["camera_make"], r["camera_model"]),
+                colours=list(r["colours"]), orientation=r["orientation"],
             )
             for r, lab, text in zip(ok, labels, ocr_texts, strict=True)
         ]  # fmt: skip
         text_vectors = image_vectors if self.describer is None else self.describer.encode(facts)
         for row, fact, tvec, ivec in zip(ok, facts, text_vectors, image_vectors, strict=True):
             text = index_text(fact)
-            self._upsert(self.profile.text, row, text, tvec)
+            self._upsert(self.profile.text, row, fact, text, tvec)
             if not self.profile.joint:
-                self._upsert(self.profile.image, row, text, ivec)
+                self._upsert(self.profile.image, row, fact, text, ivec)
         with self._conn() as conn, conn.cursor() as cur:
             cur.executemany(
                 "UPDATE mms_images SET status = 'indexed', error = NULL, labels = %s, ocr_text = %s, "
@@ -508,7 +519,7 @@ class MultimodalService:
             log.warning("OCR failed on an image; indexing without text", exc_info=True)
             return ""
 
-    def _upsert(self, space: Space, row: dict[str, Any], text: str, vector: np.ndarray) -> None:
+    def _upsert(self, space: Space, row: dict[str, Any], fact: ImageFacts, text: str, vector: np.ndarray) -> None:
         doc = Document(
             collection=space.collection,
             source_uri=row["id"],
@@ -524,7 +535,7 @@ class MultimodalService:
                 "width": row["width"],
                 "height": row["height"],
                 "camera": row["camera_model"],
-                "has_text": text.find("\ntext: ") >= 0 or text.startswith("text: "),
+                "has_text": bool(fact.ocr_text.strip()),
                 "group": row["duplicate_of"] or row["id"],
             },
         )
@@ -566,7 +577,7 @@ class MultimodalService:
     def search_by_image(self, user: Principal, data: bytes, filename: str, opts: ImageSearchOptions) -> dict:
         """Image→image with an uploaded query image (validated like an upload, never stored)."""
         started = time.perf_counter()
-        limits = ImageLimits(**{**self.limits.__dict__, "max_bytes": self.settings.max_query_image_bytes})
+        limits = dataclasses.replace(self.limits, max_bytes=self.settings.max_query_image_bytes)
         image = load_image(data, filename, limits).image
         vector = self.models.image.embed_images([image])[0]
         return self._vector_page(user, vector, opts, started, exclude=None)
@@ -758,15 +769,12 @@ class MultimodalService:
         return ImportOut(**row).model_dump()
 
     def list_imports(self, user: Principal, limit: int = 20) -> list[dict[str, Any]]:
-        with self._conn() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id::text FROM mms_imports WHERE tenant_id = %s ORDER BY created_at DESC LIMIT %s",
-                    (user.tenant_id, limit),
-                ).fetchall()
-            ]
-        return [self.get_import(user, i) for i in ids]
+        with self._conn(dict_row) as conn:
+            rows = conn.execute(
+                f"SELECT {_IMPORT_COLUMNS} FROM mms_imports WHERE tenant_id = %s ORDER BY created_at DESC LIMIT %s",
+                (user.tenant_id, limit),
+            ).fetchall()
+        return [ImportOut(**r).model_dump() for r in rows]
 
     def stats(self, user: Principal) -> dict[str, Any]:
         t = user.tenant_id
@@ -821,16 +829,16 @@ class MultimodalService:
         """Run queued jobs to completion in this thread (tests, scripts)."""
         self.queue.run_worker(queues=[self.settings.job_queue], wait=False, concurrency=1)
 
-    def _conn(self, row_factory: Any = tuple_row) -> psycopg.Connection:
-        conn = psycopg.connect(self.url, autocommit=True, row_factory=row_factory)
-        register_vector(conn)
-        return conn
-
-
-def _camera(row: dict[str, Any]) -> str | None:
-    parts = [row.get("camera_make"), row.get("camera_model")]
-    text = " ".join(p for p in parts if p)
-    return text or None
+    @contextmanager
+    def _conn(self, row_factory: Any = tuple_row) -> Iterator[psycopg.Connection]:
+        """A connection from the shared pool (pgvector types registered): one transaction per block, committed
+        when it ends; search no longer pays a connect and a type lookup per query."""
+        with connection(self.url) as conn:
+            conn.row_factory = row_factory
+            try:
+                yield conn
+            finally:
+                conn.row_factory = tuple_row
 
 
 def _filters(f: ImageFilters) -> SearchFilters:
@@ -869,8 +877,6 @@ def _read_sidecar(path: Path) -> dict[str, dict[str, Any]]:
     """``captions.json`` beside imported images: ``[{"file", "caption", "tags", "source"}]`` (all but file optional).
 
     A broken sidecar is ignored with a warning: captions are an enrichment, the images still import."""
-    import json
-
     if not path.is_file():
         return {}
     try:

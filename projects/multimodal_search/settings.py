@@ -57,7 +57,6 @@ class MultimodalSettings(BaseSettings):
     demo_sync: bool = Field(default=True, description="index the demo library before `make demo` opens the portal")
 
     # -- search ------------------------------------------------------------------------------------------
-    default_page_size: int = Field(default=24, ge=1, le=100)
     max_results: int = Field(default=200, ge=1, le=1000, description="deepest result reachable by pagination")
     min_similarity: float | None = Field(
         default=None, ge=-1, le=1, description="default cutoff on the vector similarity (cosine); None keeps all"

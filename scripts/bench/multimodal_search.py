@@ -55,12 +55,12 @@ def timed(fn, repeat: int) -> list[float]:
 
 
 def bench_indexing(url: str, library: Path) -> tuple[dict, object]:
-    from projects.multimodal_search.service import IMAGE_EXTENSIONS, MultimodalService
+    from projects.multimodal_search.service import MultimodalService
     from projects.multimodal_search.settings import get_multimodal_settings
     from shared.retrieval.models import Principal
-    from shared.vision.images import load_image
+    from shared.vision.images import SUPPORTED_EXTENSIONS, load_image
 
-    files = sorted(p for p in library.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = sorted(p for p in library.iterdir() if p.suffix.lower() in SUPPORTED_EXTENSIONS)
     payload = [(p.name, p.read_bytes()) for p in files]
     results: dict = {"images": len(payload)}
     service = None

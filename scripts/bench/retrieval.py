@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
 from shared.db import with_dbname  # noqa: E402
+from shared.eval.metrics import percentile  # noqa: E402
 from shared.retrieval import (  # noqa: E402
     Chunk,
     Document,
@@ -84,8 +85,7 @@ def generate(n: int, dim: int, clusters: int, rng: np.random.Generator):
     return centers, labels, vectors, texts, topic
 
 
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 2)
+pct = percentile  # the other benchmarks import it from here
 
 
 def open_database(keep: bool) -> tuple[str, str, object]:

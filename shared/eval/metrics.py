@@ -27,6 +27,11 @@ def _gains(relevant: Relevance) -> dict[Hashable, float]:
     return dict.fromkeys(relevant, 1.0)
 
 
+def percentile(values: Sequence[float], q: float, digits: int = 2) -> float:
+    """The ``q``-th percentile (numpy's linear interpolation), rounded for reports; 0.0 for no values."""
+    return round(float(np.percentile(values, q)), digits) if len(values) else 0.0
+
+
 # --------------------------------------------------------------------------- retrieval
 
 
