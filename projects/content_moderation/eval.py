@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from shared.eval.harness import git_commit
+from shared.eval.metrics import auprc, classification_report, percentile
 
 log = logging.getLogger("projects.content_moderation.eval")
 
@@ -70,10 +71,6 @@ def load_injection(path: Path) -> list[str]:
     return [r["attack"] for r in rows if r.get("attack")]
 
 
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 3) if values else 0.0
-
-
 def run_cascade(cascade: Any, texts: list[str], surface: str | None = None) -> tuple[list[Any], dict[str, list]]:
     """One text per call; per-tier latencies of every call."""
     verdicts, timings = [], defaultdict(list)
@@ -88,17 +85,14 @@ def run_cascade(cascade: Any, texts: list[str], surface: str | None = None) -> t
 
 
 def prf(y: list[int], pred: list[int]) -> dict[str, float]:
-    tp = sum(1 for a, b in zip(y, pred, strict=True) if a and b)
-    fp = sum(1 for a, b in zip(y, pred, strict=True) if not a and b)
-    fn = sum(1 for a, b in zip(y, pred, strict=True) if a and not b)
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
+    """Precision/recall/F1 of the positive class (shared definitions: 0 when undefined, also for no rows)."""
+    if not y:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    positive = classification_report(y, pred, labels=[1])["per_class"]["1"]
+    return {k: round(positive[k], 4) for k in ("precision", "recall", "f1")}
 
 
 def evaluate(cascade: Any, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from sklearn.metrics import average_precision_score
-
     started = time.perf_counter()
     n = 0
     openai_verdicts, timings = run_cascade(cascade, [r["text"] for r in data["openai"]])
@@ -112,7 +106,7 @@ def evaluate(cascade: Any, data: dict[str, Any]) -> tuple[dict[str, Any], list[d
         scores = [v.score(category) for _, v in pairs]
         pred = [int(v.categories[category].action != "allow") for _, v in pairs]
         entry: dict[str, Any] = {"category": category, "n": len(y), "positives": sum(y), **prf(y, pred)}
-        entry["auprc"] = round(float(average_precision_score(y, scores)), 4) if 0 < sum(y) < len(y) else None
+        entry["auprc"] = round(auprc(y, scores), 4) if 0 < sum(y) < len(y) else None
         per_label[key] = entry
     f1s = [e["f1"] for e in per_label.values() if e["positives"]]
     auprcs = [e["auprc"] for e in per_label.values() if e["auprc"] is not None]
@@ -158,7 +152,10 @@ def evaluate(cascade: Any, data: dict[str, Any]) -> tuple[dict[str, Any], list[d
         "injection_recall": injection.get("injection_recall"),
         "injection_fpr": injection.get("injection_fpr"),
         "texts_per_s": round(n / seconds, 2),
-        "latency_ms": {t: {"p50": pct(ms, 50), "p95": pct(ms, 95), "calls": len(ms)} for t, ms in timings.items()},
+        "latency_ms": {
+            t: {"p50": percentile(ms, 50, 3), "p95": percentile(ms, 95, 3), "calls": len(ms)}
+            for t, ms in timings.items()
+        },
         "n": {
             "openai": len(data["openai"]),
             "hatecheck": len(data["hatecheck"]),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from projects.content_moderation.lexicon import LEXICON, Entry
-from projects.content_moderation.normalize import normalize, original_span
+from projects.content_moderation.normalize import normalize
 from projects.content_moderation.signals import Evidence, NormalizedText, Signal
 
 BOOST_PER_EXTRA_HIT = 0.05
@@ -154,7 +154,7 @@ class KeywordDetector:
         term, weight = found
         if text not in cat.exact:
             # "kil" only stands for "kill" if the original had a run the normaliser collapsed ("killll").
-            s, e = original_span(nt, m.start(), m.end())
+            s, e = nt.to_original(m.start(), m.end())
             if e - s <= m.end() - m.start():
                 return None
         return _Hit(term, weight, m.start(), m.end(), f"keyword '{term}'")
@@ -167,7 +167,7 @@ class KeywordDetector:
         strongest_first = sorted(hits, key=lambda h: (-h.weight, h.start))[:MAX_EVIDENCE]
         evidence = []
         for h in sorted(strongest_first, key=lambda h: h.start):
-            s, e = original_span(nt, h.start, h.end)
+            s, e = nt.to_original(h.start, h.end)
             evidence.append(Evidence(start=s, end=e, text=nt.original[s:e], why=h.why))
         return Signal(category=category, score=round(score, 4), detector=KeywordDetector.name, evidence=tuple(evidence))
 

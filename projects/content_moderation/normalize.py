@@ -240,20 +240,3 @@ def normalize(text: str) -> NormalizedText:
     out, offsets = _rewrite(out, offsets, _TOKEN, _undo_leet)
     out, offsets = _rewrite(out, offsets, _REPEAT, _collapse_repeat)
     return NormalizedText(original=text, normalized=out, offsets=tuple(offsets))
-
-
-def original_span(nt: NormalizedText, start: int, end: int) -> tuple[int, int]:
-    """The original span for normalised ``[start, end)``, stretched over characters the normaliser dropped.
-
-    Unlike ``NormalizedText.to_original`` (which ends at the last kept character), this ends where the next
-    normalised character begins, so "stuuupiddd" or a trailing zero-width character is covered whole; trailing
-    whitespace is trimmed.
-    """
-    if start >= end or not nt.offsets:
-        return (0, 0)
-    s = nt.offsets[start]
-    e = nt.offsets[end] if end < len(nt.offsets) else len(nt.original)
-    e = max(e, nt.offsets[end - 1] + 1)
-    while e > s + 1 and nt.original[e - 1].isspace():
-        e -= 1
-    return (s, e)

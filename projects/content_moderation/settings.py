@@ -1,7 +1,6 @@
 """Content moderation configuration (environment prefix ``MODERATION__``).
 
-Model ids live in ``shared.settings``; this section holds the policy choice, the cascade's knobs and the limits
-that protect the service (each says what it protects).
+Model ids live in ``shared.settings``; this section holds the policy choice and the cascade's knobs.
 """
 
 from __future__ import annotations
@@ -18,11 +17,9 @@ class ModerationSettings(BaseSettings):
     )
 
     policy: str = Field(default="default", description="policies/<name>.yaml")
-    max_text_chars: int = Field(default=100_000, ge=1, description="longer texts are refused (422), not truncated")
     knn_k: int = Field(default=10, ge=1, le=200, description="neighbours voting in the embedding k-NN tier")
     uncertain_low: float = Field(default=0.3, ge=0, le=1, description="the LLM judge sees texts whose top score is")
     uncertain_high: float = Field(default=0.7, ge=0, le=1, description="within [uncertain_low, uncertain_high)")
-    judge: bool = Field(default=False, description="run the LLM judge tier on uncertain texts")
 
 
 @lru_cache

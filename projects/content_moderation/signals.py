@@ -32,11 +32,18 @@ class NormalizedText:
     offsets: tuple[int, ...]
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
-        """The original span covering normalized ``[start, end)``."""
-        if not self.offsets or start >= end:
+        """The original span for normalized ``[start, end)``, stretched over characters the normaliser dropped.
+
+        It ends where the next normalized character begins, so "stuuupiddd" or a trailing zero-width character
+        is covered whole; trailing whitespace is trimmed.
+        """
+        if start >= end or not self.offsets:
             return (0, 0)
-        s = self.offsets[min(start, len(self.offsets) - 1)]
-        e = self.offsets[min(end - 1, len(self.offsets) - 1)] + 1
+        s = self.offsets[start]
+        e = self.offsets[end] if end < len(self.offsets) else len(self.original)
+        e = max(e, self.offsets[end - 1] + 1)
+        while e > s + 1 and self.original[e - 1].isspace():
+            e -= 1
         return (s, e)
 
 

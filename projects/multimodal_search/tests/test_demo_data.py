@@ -138,9 +138,10 @@ def test_near_duplicates_are_within_phash_distance_and_nothing_else_is(library: 
 
 @pytest.fixture(scope="module")
 def ocr():
-    from rapidocr import RapidOCR
+    """The process-wide engine the indexer uses (loaded once per process, not once per test module)."""
+    from shared.vision.ocr import get_rapid_ocr_engine
 
-    return RapidOCR()
+    return get_rapid_ocr_engine()
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ def ocr():
 )
 def test_sign_text_is_readable_by_ocr(ocr, by_name: dict[str, DemoImage], name: str, words: list[str]) -> None:
     img = _first_frame(by_name[name].path)
-    text = " ".join(ocr(np.asarray(img)).txts or ()).lower()
+    text = " ".join(line.text for line in ocr.recognize(np.asarray(img))).lower()
     for word in words:
         assert word in text, (word, text)
 
