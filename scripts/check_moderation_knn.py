@@ -31,7 +31,7 @@ LABELS = {
 def main(path: Path = DEFAULT) -> dict[str, float]:
     from sklearn.metrics import average_precision_score
 
-    from projects.content_moderation.knn import KnnDetector, as_normalized
+    from shared.moderation.knn import KnnDetector, as_normalized
 
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     det = KnnDetector()

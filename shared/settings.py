@@ -200,6 +200,15 @@ class GuardrailSettings(BaseModel):
     pii_language: str = "en"
 
 
+class ModerationSettings(BaseModel):
+    """The moderation cascade shared by the content-moderation service and the guardrail rails."""
+
+    policy: str = Field(default="default", description="shared/moderation/policies/<name>.yaml")
+    knn_k: int = Field(default=10, ge=1, le=200, description="neighbours voting in the embedding k-NN tier")
+    uncertain_low: float = Field(default=0.3, ge=0, le=1, description="the LLM judge sees texts whose top score is")
+    uncertain_high: float = Field(default=0.7, ge=0, le=1, description="within [uncertain_low, uncertain_high)")
+
+
 class JobSettings(BaseModel):
     default_queue: str = "default"
     max_attempts: int = Field(default=3, ge=1)
@@ -222,6 +231,7 @@ class Settings(BaseSettings):
     portal: PortalSettings = PortalSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     guardrails: GuardrailSettings = GuardrailSettings()
+    moderation: ModerationSettings = ModerationSettings()
     jobs: JobSettings = JobSettings()
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
 

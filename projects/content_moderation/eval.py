@@ -192,7 +192,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    from projects.content_moderation.pipeline import build_cascade
+    from shared.moderation.pipeline import build_cascade
 
     data: dict[str, Any] = {"openai": load_openai(args.openai_mod), "hatecheck": load_hatecheck(args.hatecheck)}
     if args.injection:

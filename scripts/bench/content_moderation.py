@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--n", type=int, default=1000, help="texts per configuration")
     args = parser.parse_args()
-    from projects.content_moderation.pipeline import build_cascade
+    from shared.moderation.pipeline import build_cascade
 
     texts = make_texts(args.n)
     result = {"n": args.n, "configs": {}}

@@ -9,9 +9,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from projects.content_moderation.cascade import CategoryVerdict, Verdict
 from projects.content_moderation.review import ItemNotFound, ReviewConflict, ReviewQueue
-from projects.content_moderation.signals import CATEGORIES
+from shared.moderation.cascade import CategoryVerdict, Verdict
+from shared.moderation.signals import CATEGORIES
 
 T = "acme"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from projects.content_moderation.normalize import LEET, SCRIPT_CONFUSABLES, normalize
+from shared.moderation.normalize import LEET, SCRIPT_CONFUSABLES, normalize
 
 
 def _check_offsets(original: str) -> None:

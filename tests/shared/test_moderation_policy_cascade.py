@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from projects.content_moderation.cascade import Cascade
-from projects.content_moderation.policy import POLICY_DIR, load_policy, parse_policy
-from projects.content_moderation.signals import CATEGORIES, Evidence, NormalizedText, Signal
+from shared.moderation.cascade import Cascade
+from shared.moderation.policy import POLICY_DIR, load_policy, parse_policy
+from shared.moderation.signals import CATEGORIES, Evidence, NormalizedText, Signal
 
 
 def plain(text: str) -> NormalizedText:

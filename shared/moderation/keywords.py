@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 
-from projects.content_moderation.lexicon import LEXICON, Entry
-from projects.content_moderation.normalize import normalize
-from projects.content_moderation.signals import Evidence, NormalizedText, Signal
+from shared.moderation.lexicon import LEXICON, Entry
+from shared.moderation.normalize import normalize
+from shared.moderation.signals import Evidence, NormalizedText, Signal
 
 BOOST_PER_EXTRA_HIT = 0.05
 MAX_BOOST = 0.15

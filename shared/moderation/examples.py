@@ -17,7 +17,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from projects.content_moderation.signals import CATEGORIES
+from shared.moderation.signals import CATEGORIES
 
 SEED = 7
 CALIBRATION_FRACTION = 0.3

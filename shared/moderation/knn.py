@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from projects.content_moderation.examples import Example, build_examples, examples_hash, split_examples
-from projects.content_moderation.signals import CATEGORIES, Evidence, NormalizedText, Signal
+from shared.moderation.examples import Example, build_examples, examples_hash, split_examples
+from shared.moderation.signals import CATEGORIES, Evidence, NormalizedText, Signal
 from shared.observability.tracing import span
 from shared.serving.base import Embedder
 

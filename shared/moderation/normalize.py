@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from projects.content_moderation.signals import NormalizedText
+from shared.moderation.signals import NormalizedText
 
 # Characters that render as nothing (or nothing visible) and are used to split words past a filter.
 _INVISIBLE: frozenset[int] = frozenset(

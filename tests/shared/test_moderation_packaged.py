@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from projects.content_moderation.knn import as_normalized
-from projects.content_moderation.packaged import INJECTION_WEIGHT, PROFANITY_WEIGHT, PackagedDetector
+from shared.moderation.knn import as_normalized
+from shared.moderation.packaged import INJECTION_WEIGHT, PROFANITY_WEIGHT, PackagedDetector
 
 
 @pytest.fixture(scope="module")

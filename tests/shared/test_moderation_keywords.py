@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from projects.content_moderation.keywords import KeywordDetector, keyword_detector
-from projects.content_moderation.lexicon import LEXICON
-from projects.content_moderation.normalize import normalize
-from projects.content_moderation.signals import CATEGORIES, Signal
+from shared.moderation.keywords import KeywordDetector, keyword_detector
+from shared.moderation.lexicon import LEXICON
+from shared.moderation.normalize import normalize
+from shared.moderation.signals import CATEGORIES, Signal
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from projects.content_moderation.examples import build_examples, split_examples
-from projects.content_moderation.knn import KnnDetector, as_normalized, sentence_spans
-from projects.content_moderation.signals import CATEGORIES
+from shared.moderation.examples import build_examples, split_examples
+from shared.moderation.knn import KnnDetector, as_normalized, sentence_spans
+from shared.moderation.signals import CATEGORIES
 from shared.serving import get_embedder
 from shared.serving.base import Embedder
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from projects.content_moderation.cascade import Cascade
-from projects.content_moderation.policy import Policy, load_policy
-from projects.content_moderation.settings import ModerationSettings, get_moderation_settings
+from shared.moderation.cascade import Cascade
+from shared.moderation.policy import Policy, load_policy
+from shared.settings import ModerationSettings, get_settings
 
 Tiers = Literal["keywords", "fast", "full"]
 
@@ -15,17 +15,17 @@ def build_cascade(
     settings: ModerationSettings | None = None, *, tiers: Tiers = "full", policy: Policy | None = None
 ) -> Cascade:
     """``keywords``: tier 0 only (the baseline); ``fast``: + the packaged classifiers; ``full``: + the k-NN."""
-    from projects.content_moderation.keywords import KeywordDetector
-    from projects.content_moderation.normalize import normalize
+    from shared.moderation.keywords import KeywordDetector
+    from shared.moderation.normalize import normalize
 
-    settings = settings or get_moderation_settings()
+    settings = settings or get_settings().moderation
     detectors: list = [KeywordDetector()]
     if tiers in ("fast", "full"):
-        from projects.content_moderation.packaged import PackagedDetector
+        from shared.moderation.packaged import PackagedDetector
 
         detectors.append(PackagedDetector())
     if tiers == "full":
-        from projects.content_moderation.knn import KnnDetector
+        from shared.moderation.knn import KnnDetector
 
         detectors.append(KnnDetector(k=settings.knn_k))
     return Cascade(

@@ -15,8 +15,8 @@ Category mapping (why each one maps where it does):
 
 from __future__ import annotations
 
-from projects.content_moderation.signals import Evidence, NormalizedText, Signal
 from shared.guardrails.detectors import detect_pii, injection_model, profanity_score
+from shared.moderation.signals import Evidence, NormalizedText, Signal
 from shared.observability.tracing import span
 
 PROFANITY_WEIGHT = 0.5

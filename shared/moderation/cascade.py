@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from projects.content_moderation.policy import ACTION_ORDER, Action, Policy
-from projects.content_moderation.signals import CATEGORIES, Detector, Evidence, NormalizedText, Signal
+from shared.moderation.policy import ACTION_ORDER, Action, Policy
+from shared.moderation.signals import CATEGORIES, Detector, Evidence, NormalizedText, Signal
 
 
 @dataclass

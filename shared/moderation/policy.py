@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from projects.content_moderation.signals import CATEGORIES
+from shared.moderation.signals import CATEGORIES
 
 Action = Literal["allow", "flag", "review", "block"]
 ACTION_ORDER: dict[str, int] = {"allow": 0, "flag": 1, "review": 2, "block": 3}
