@@ -209,14 +209,23 @@ class ReviewQueue:
         return self._transition(item, user, "appeal", "appealed", note=reason, appeal_reason=reason, claimed_by=None)
 
     def labelled_data(self, tenant_id: str) -> list[dict[str, Any]]:
-        """Final decisions as training/calibration rows: the text, the flagged categories, remove → positive."""
+        """Final decisions as training/calibration rows: the text, the queued categories with their scores, and
+        the label (remove → 1)."""
         with self._conn() as conn:
             rows = conn.execute(
                 "SELECT text, categories, decision, policy_version, decided_by, decided_at FROM cm_review_items "
                 "WHERE tenant_id = %s AND status = 'decided' ORDER BY decided_at",
                 (tenant_id,),
             ).fetchall()
-        return [{**r, "label": int(r["decision"] == "remove"), "categories": sorted(r["categories"])} for r in rows]
+        return [
+            {
+                **r,
+                "label": int(r["decision"] == "remove"),
+                "categories": sorted(r["categories"]),
+                "scores": {c: v["score"] for c, v in r["categories"].items()},
+            }
+            for r in rows
+        ]
 
     # -- internals -------------------------------------------------------------------------------------
 
