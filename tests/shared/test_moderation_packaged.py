@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared.moderation.knn import as_normalized
-from shared.moderation.packaged import INJECTION_WEIGHT, PROFANITY_WEIGHT, PackagedDetector
+from shared.moderation.packaged import INJECTION_WEIGHT, NAME_WEIGHT, PROFANITY_WEIGHT, PackagedDetector
+from shared.moderation.policy import load_policy
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +17,7 @@ def results():
         "What time does the library open on Sundays?",
         "this is fucking shit, you asshole",
         "",
+        "Thanks to Maria Schmidt for fixing the bandsaw, she did a great job.",
     ]
     det = PackagedDetector()
     return texts, [{s.category: s for s in sigs} for sigs in det.detect([as_normalized(t) for t in texts])]
@@ -30,6 +32,14 @@ def test_pii_findings_carry_original_spans(results):
     assert texts[0][email.start : email.end] == email.text == "jane.doe@example.com"
     assert "555-0187" in texts[0][phone.start : phone.end]
     assert out[2]["pii"].score == 0.0 and out[2]["pii"].evidence == ()
+
+
+def test_a_name_alone_is_evidence_but_not_a_flag(results):
+    _, out = results
+    pii = out[5]["pii"]
+    assert [e.why for e in pii.evidence] == ["PII: PERSON"] and pii.evidence[0].text == "Maria Schmidt"
+    assert 0 < pii.score <= NAME_WEIGHT < load_policy("default").categories["pii"].flag  # contact data: full score
+    assert out[0]["pii"].score >= load_policy("default").categories["pii"].flag
 
 
 def test_injection_scored_high_and_benign_question_low(results):

@@ -38,7 +38,7 @@ class Fixed:
 def test_the_default_policy_is_complete_and_versioned() -> None:
     policy = load_policy()
     assert set(policy.categories) == set(CATEGORIES)
-    assert policy.version_id.startswith("default@1+") and len(policy.sha8) == 8
+    assert policy.version_id.startswith("default@2+") and len(policy.sha8) == 8
     assert policy.rules("llm_input")["prompt_injection"].block < policy.rules()["prompt_injection"].block
     assert policy.rules()["pii"].action(0.99) == "flag"  # PII is redacted, never blocked
 
@@ -46,7 +46,7 @@ def test_the_default_policy_is_complete_and_versioned() -> None:
 def test_a_policy_edit_changes_the_version_id_and_bad_policies_are_refused() -> None:
     text = (POLICY_DIR / "default.yaml").read_text()
     edited = parse_policy(text.replace("hate:             {severity: 3, flag: 0.35", "hate: {severity: 3, flag: 0.30"))
-    assert edited.version == 1 and edited.version_id != load_policy().version_id
+    assert edited.version == load_policy().version and edited.version_id != load_policy().version_id
     with pytest.raises(ValueError, match="missing"):
         parse_policy("name: x\nversion: 1\ncategories: {hate: {flag: 0.1, review: 0.2, block: 0.3}}")
     with pytest.raises(ValueError, match="flag ≤ review ≤ block"):

@@ -43,7 +43,7 @@ def test_eval_writes_summary_with_the_issue_keys_and_the_keyword_baseline(tmp_pa
     assert summary["openai_labels"]["S"]["positives"] == 0 and summary["openai_labels"]["S"]["auprc"] is None
     assert summary["injection_recall"] == 1.0 and summary["injection_fpr"] == 0.0
     assert summary["hatecheck_per_functionality"]["ident_neutral_nh"] == 1.0  # no identity-term false positive
-    assert summary["latency_ms"]["tier0"]["calls"] >= 9 and summary["policy"].startswith("default@1+")
+    assert summary["latency_ms"]["tier0"]["calls"] >= 9 and summary["policy"].startswith("default@2+")
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 8 and rows[0]["action"] in ("block", "review")
 
