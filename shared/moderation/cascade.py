@@ -1,18 +1,28 @@
 """The moderation cascade: cheap detectors first, models only where the rules did not settle it.
 
-Tier 0 (normalisation + keyword/regex rules, microseconds) runs on every text. A text that tier 0 already
-blocks — a strong rule hit at or above the category's block threshold — stops there: the fast path, and
-the guardrail latency users complain about. Everything else goes to tier 1 (the packaged classifiers and
-the embedding k-NN, milliseconds, batched). Tier 2, an LLM judge with the policy in its prompt, is asked
-only about texts whose strongest score sits in the uncertain band, when one is configured.
+Tier 0 (normalisation + keyword/regex rules, microseconds) runs on every text. With ``fast_path`` on, a
+text that tier 0 already blocks — a strong rule hit at or above the category's block threshold — stops there:
+the guardrail rails use that (users complain about guardrail latency, and a rail only needs the action). The
+moderation service and the evaluation turn it off: a text blocked for hate should still be scored for
+violence, for the review queue and for the user's notice (on the dev set the fast path cost 0.05 macro AUPRC).
+Everything else goes to tier 1 (the packaged classifiers and the embedding k-NN, milliseconds, batched).
+Tier 2, an LLM judge with the policy in its prompt, is asked only about texts whose strongest score sits in
+the uncertain band, when one is configured.
 
-A category's score is the maximum over the detectors that scored it (each detector's score is its own
-calibrated estimate; the maximum keeps the evidence of the one that fired). The text's action is the
-strictest category action under the policy for its surface, and the verdict records the policy version.
+Fusion. A category's score from tiers 0–1 is the noisy-OR of the detectors that scored it,
+``1 − Π(1 − sᵢ)``: each detector is read as independent evidence, so a rule hit and a k-NN neighbourhood that
+agree add up, while a text on which every detector is lukewarm stays low, and a strong hit alone keeps its
+score (noisy-OR ≥ max). On the OpenAI moderation dev set it lifted macro AUPRC from 0.447 (max) to 0.501 at
+equal F1 and equal HateCheck identity false positives. The judge, when it ran, is the arbiter for the texts
+it sees (they are in the uncertain band by construction): its score replaces the fused one for the
+categories it scored, so a "safe" answer can lower a lukewarm score, which a max or noisy-OR never could.
+The text's action is the strictest category action under the policy for its surface, and the verdict records
+the policy version.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,8 +66,11 @@ class Cascade:
         *,
         uncertain: tuple[float, float] = (0.3, 0.7),
         max_tier: int = 2,
+        fast_path: bool = True,
     ) -> None:
         self.detectors = sorted(detectors, key=lambda d: d.tier)
+        self.tier_of = {d.name: d.tier for d in self.detectors}
+        self.fast_path = fast_path
         self.policy = policy
         self.normalize = normalize
         self.uncertain = uncertain
@@ -85,7 +98,7 @@ class Cascade:
             timings[f"tier{tier}"] = (time.perf_counter() - t0) * 1000
             for i in open_idx:
                 tiers[i].append(tier)
-            if tier == 0:  # the fast path: a strong rule hit already blocks
+            if tier == 0 and self.fast_path:  # a strong rule hit already blocks
                 open_idx = [i for i in open_idx if not self._blocked(signals[i], rules)]
         return [self._verdict(sig, rules, surface, tiers[i], timings) for i, sig in enumerate(signals)]
 
@@ -103,8 +116,12 @@ class Cascade:
         categories: dict[str, CategoryVerdict] = {}
         for category in CATEGORIES:
             mine = [s for s in signals if s.category == category]
-            best = max(mine, key=lambda s: s.score, default=None)
-            score = best.score if best else 0.0
+            judged = [s for s in mine if self.tier_of.get(s.detector, 0) >= 2]
+            if judged:
+                score = max(s.score for s in judged)
+            else:
+                score = 1.0 - math.prod(1.0 - min(max(s.score, 0.0), 1.0) for s in mine)
+            best = max(judged or mine, key=lambda s: s.score, default=None)
             detectors: dict[str, float] = {}
             for s in mine:
                 detectors[s.detector] = max(detectors.get(s.detector, 0.0), s.score)

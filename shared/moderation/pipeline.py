@@ -12,9 +12,16 @@ Tiers = Literal["keywords", "fast", "full"]
 
 
 def build_cascade(
-    settings: ModerationSettings | None = None, *, tiers: Tiers = "full", policy: Policy | None = None
+    settings: ModerationSettings | None = None,
+    *,
+    tiers: Tiers = "full",
+    policy: Policy | None = None,
+    fast_path: bool = False,
 ) -> Cascade:
-    """``keywords``: tier 0 only (the baseline); ``fast``: + the packaged classifiers; ``full``: + the k-NN."""
+    """``keywords``: tier 0 only (the baseline); ``fast``: + the packaged classifiers; ``full``: + the k-NN.
+
+    ``fast_path``: a tier-0 block ends the cascade (for rails, which need the action, not every category).
+    """
     from shared.moderation.keywords import KeywordDetector
     from shared.moderation.normalize import normalize
 
@@ -33,4 +40,5 @@ def build_cascade(
         policy or load_policy(settings.policy),
         normalize,
         uncertain=(settings.uncertain_low, settings.uncertain_high),
+        fast_path=fast_path,
     )

@@ -64,9 +64,11 @@ def test_tier0_block_is_the_fast_path_and_models_see_only_the_rest() -> None:
     assert model.seen == ["you idiot", "nice weather"]  # the blocked text never reached tier 1
     assert verdicts[0].tiers_run == [0] and verdicts[1].tiers_run == [0, 1]
     insult = verdicts[1].categories["harassment"]
-    assert insult.score == 0.7 and insult.detectors == {"keywords": 0.5, "knn": 0.7}
+    assert insult.score == 0.85 and insult.detectors == {"keywords": 0.5, "knn": 0.7}  # noisy-OR: 1 - 0.5 * 0.3
     assert insult.evidence[0].text == "idiot" and verdicts[1].flagged == ["harassment"]
     assert all(v.policy_version == load_policy().version_id for v in verdicts)
+    full = Cascade([model, rules], load_policy(), plain, fast_path=False).moderate(["go kill yourself"])[0]
+    assert full.tiers_run == [0, 1] and full.action == "block"  # without the fast path every tier scores it
 
 
 def test_the_judge_is_asked_only_about_uncertain_texts() -> None:
@@ -75,6 +77,9 @@ def test_the_judge_is_asked_only_about_uncertain_texts() -> None:
     verdicts = Cascade([model, judge], load_policy(), plain).moderate(["maybe a fight", "surely a fight", "tea"])
     assert judge.seen == ["maybe a fight"]
     assert verdicts[0].score("violence") == 0.9 and verdicts[0].tiers_run == [1, 2]
+    safe = Fixed("judge", 2, {"maybe": ("violence", 0.1)})
+    lowered = Cascade([model, safe], load_policy(), plain).moderate(["maybe a fight"])[0]
+    assert lowered.score("violence") == 0.1 and lowered.action == "allow"  # the judge is the arbiter it sees
     assert Cascade([model, judge], load_policy(), plain, max_tier=1).moderate(["maybe"])[0].tiers_run == [1]
 
 
