@@ -31,6 +31,8 @@ from shared.db import apply_statements
 _LOCK_KEY = 0x434D5F5245564945  # "CM_REVIE"
 Status = Literal["pending", "claimed", "escalated", "decided", "appealed"]
 Decision = Literal["allow", "remove"]
+SYSTEM_REVIEWER = "system:cascade"
+OPEN_STATUSES = ("pending", "appealed", "escalated")
 
 STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS cm_review_items (
@@ -87,7 +89,16 @@ class ItemNotFound(ReviewError, LookupError):
 
 
 class ReviewConflict(ReviewError):
-    """The item changed under the caller (another reviewer acted first), or the action does not apply."""
+    """The item changed under the caller (another reviewer acted first), or the action does not apply.
+
+    ``holder`` is the reviewer who has (claimed) or decided the item, ``status`` its status now: the API puts
+    both in the 409 problem so the loser of a race is told who won.
+    """
+
+    def __init__(self, message: str, *, holder: str | None = None, status: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.status = status
 
 
 class ReviewQueue:
@@ -110,20 +121,66 @@ class ReviewQueue:
         severity: int,
         reach: int = 1,
         source_ref: str | None = None,
+        conn: psycopg.Connection | None = None,
     ) -> str:
-        """Queue a text the cascade sent to review (or a user reported); returns the item id."""
-        item_id = str(uuid.uuid4())
+        """Queue a text the cascade sent to review (or a user reported); returns the item id.
+
+        With ``conn`` the item is written in the caller's transaction (the service stores a decision and its
+        review item atomically), else in its own."""
         categories = {
             c: {"score": v.score, "action": v.action} for c, v in verdict.categories.items() if v.action != "allow"
         }
-        with self._conn() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO cm_review_items (id, tenant_id, source_ref, text, surface, policy_version, action, "
-                "categories, severity, reach, sla_due_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + %s)",
-                (item_id, tenant_id, source_ref, text, verdict.surface, verdict.policy_version, verdict.action,
-                 Jsonb(categories), severity, max(1, reach), self.sla),
-            )  # fmt: skip
-            self._audit(conn, item_id, "system", "enqueue", None, "pending", None)
+        fields = {
+            "tenant_id": tenant_id, "source_ref": source_ref, "text": text, "surface": verdict.surface,
+            "policy_version": verdict.policy_version, "action": verdict.action, "categories": Jsonb(categories),
+            "severity": severity, "reach": max(1, reach),
+        }  # fmt: skip
+        return self._insert(conn, fields, ("system", "enqueue", "pending", None))
+
+    def enqueue_appeal(
+        self,
+        tenant_id: str,
+        text: str,
+        decision: dict[str, Any],
+        *,
+        severity: int,
+        user: str,
+        reason: str,
+        reach: int = 1,
+        conn: psycopg.Connection | None = None,
+    ) -> str:
+        """An automated decision (never reviewed) is appealed: it enters the queue as ``appealed``.
+
+        ``decision`` is the stored decision (surface, policy_version, action, categories). The cascade counts as
+        the first decider, so any human reviewer may take the appeal."""
+        fields = {
+            "tenant_id": tenant_id, "source_ref": decision.get("source_ref"), "text": text,
+            "surface": decision.get("surface"), "policy_version": decision["policy_version"],
+            "action": decision["action"], "categories": Jsonb(decision["categories"]), "severity": severity,
+            "reach": max(1, reach), "status": "appealed", "appeal_reason": reason,
+            "decision": "remove" if decision["action"] == "block" else "allow",
+            "decided_by": SYSTEM_REVIEWER, "first_decided_by": SYSTEM_REVIEWER,
+        }  # fmt: skip
+        return self._insert(conn, fields, (user, "appeal", "appealed", reason))
+
+    def _insert(self, conn: psycopg.Connection | None, fields: dict[str, Any], audit: tuple) -> str:
+        item_id = str(uuid.uuid4())
+        cols = ", ".join(fields)
+        vals = ", ".join(f"%({k})s" for k in fields)
+        actor, action, to, note = audit
+
+        def write(c: psycopg.Connection) -> None:
+            c.execute(
+                f"INSERT INTO cm_review_items (id, {cols}, sla_due_at) VALUES (%(id)s, {vals}, now() + %(sla)s)",
+                {"id": item_id, "sla": self.sla, **fields},
+            )
+            self._audit(c, item_id, actor, action, None, to, note)
+
+        if conn is not None:
+            write(conn)
+        else:
+            with self._conn() as own, own.transaction():
+                write(own)
         return item_id
 
     # -- the queue -------------------------------------------------------------------------------------
@@ -162,23 +219,47 @@ class ReviewQueue:
 
     def claim(self, tenant_id: str, item_id: str, reviewer: str) -> dict[str, Any]:
         item = self.get(tenant_id, item_id)
-        if item["status"] not in ("pending", "appealed", "escalated"):
-            raise ReviewConflict(
-                f"item is {item['status']}" + (f" by {item['claimed_by']}" if item["claimed_by"] else "")
-            )
-        if item["status"] == "appealed" and reviewer == item["first_decided_by"]:
-            raise ReviewConflict("an appeal needs a second reviewer: you decided this item first")
+        self._check_claimable(item, reviewer)
         return self._transition(item, reviewer, "claim", "claimed", claimed_by=reviewer)
 
-    def decide(self, tenant_id: str, item_id: str, reviewer: str, decision: Decision, note: str | None = None) -> dict:
+    @staticmethod
+    def _check_claimable(item: dict[str, Any], reviewer: str) -> None:
+        if item["status"] not in OPEN_STATUSES:
+            who = item["claimed_by"] or (item["decided_by"] if item["status"] == "decided" else None)
+            raise ReviewConflict(
+                f"item is {item['status']}" + (f" by {who}" if who else ""), holder=who, status=item["status"]
+            )
+        if item["status"] == "appealed" and reviewer == item["first_decided_by"]:
+            raise ReviewConflict(
+                "an appeal needs a second reviewer: you decided this item first", status=item["status"]
+            )
+
+    def decide(
+        self,
+        tenant_id: str,
+        item_id: str,
+        reviewer: str,
+        decision: Decision,
+        note: str | None = None,
+        *,
+        claim: bool = False,
+    ) -> dict:
+        """Decide a claimed item; with ``claim`` an open item is claimed and decided in one step (one version
+        bump, so of two reviewers deciding at once exactly one wins)."""
         item = self.get(tenant_id, item_id)
-        if item["status"] != "claimed" or item["claimed_by"] != reviewer:
-            who = item["decided_by"] or item["claimed_by"]
-            raise ReviewConflict(f"item is {item['status']}" + (f" by {who}" if who else "") + "; claim it first")
-        first = item["first_decided_by"] or reviewer
+        if claim and item["status"] in OPEN_STATUSES:
+            self._check_claimable(item, reviewer)
+        elif item["status"] != "claimed" or item["claimed_by"] != reviewer:
+            who = item["decided_by"] if item["status"] == "decided" else item["claimed_by"]
+            raise ReviewConflict(
+                f"item is {item['status']}" + (f" by {who}" if who else "") + "; claim it first",
+                holder=who,
+                status=item["status"],
+            )
+        claimed = {} if item["status"] == "claimed" else {"claimed_by": reviewer}
         return self._transition(
             item, reviewer, f"decide:{decision}", "decided", note=note, decision=decision, decided_by=reviewer,
-            first_decided_by=first,
+            first_decided_by=item["first_decided_by"] or reviewer, **claimed,
         )  # fmt: skip
 
     def escalate(self, tenant_id: str, item_id: str, reviewer: str, note: str) -> dict[str, Any]:
@@ -245,10 +326,12 @@ class ReviewQueue:
                 current = conn.execute(
                     "SELECT status, claimed_by, decided_by FROM cm_review_items WHERE id = %s", (item["id"],)
                 ).fetchone()
-                who = (current or {}).get("decided_by") or (current or {}).get("claimed_by")
+                now = (current or {}).get("status")
+                who = (current or {}).get("decided_by") if now == "decided" else (current or {}).get("claimed_by")
                 raise ReviewConflict(
-                    f"someone acted first: the item is now {(current or {}).get('status')}"
-                    + (f" by {who}" if who else "")
+                    f"someone acted first: the item is now {now}" + (f" by {who}" if who else ""),
+                    holder=who,
+                    status=now,
                 )
             self._audit(conn, str(item["id"]), actor, action, item["status"], to, note)
         return self.get(item["tenant_id"], str(item["id"]))
