@@ -15,9 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from projects.content_moderation.calibration import propose
 from projects.content_moderation.inputs import TextInputError
 from projects.content_moderation.models import (
     AppealIn,
+    CalibrationOut,
     DecideIn,
     DecisionOut,
     EscalateIn,
@@ -263,6 +265,20 @@ def create_router(
     def labelled(user: Annotated[Principal, principal_dep]) -> list[dict[str, Any]]:
         reviewer(user)
         return get_service().review.labelled_data(user.tenant_id)
+
+    @router.get(
+        "/review/calibration",
+        response_model=CalibrationOut,
+        responses=problem_responses(401, 403),
+        summary="A threshold proposal from reviewer decisions (the next policy version, never applied automatically)",
+        description="Lowers `block` where reviewers removed ≥ 95 % of the items above a score, raises `review` "
+        "where they removed ≤ 5 % below one (each with ≥ 20 labelled items; see calibration.py). The YAML is for a "
+        "human to read and commit as the policy's next version.",
+    )
+    def calibration(user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
+        reviewer(user)
+        svc = get_service()
+        return propose(svc.policy(user.tenant_id), svc.review.labelled_data(user.tenant_id)).to_dict()
 
     @router.get(
         "/review/items/{item_id}",

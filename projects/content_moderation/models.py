@@ -195,3 +195,21 @@ class LabelledOut(BaseModel):
     policy_version: str
     decided_by: str
     decided_at: datetime
+
+
+class ThresholdChangeOut(BaseModel):
+    category: str
+    threshold: Literal["block", "review"]
+    old: float
+    new: float
+    support: int = Field(description="labelled items on the moved side of the new threshold")
+    rate: float = Field(description="their removal rate")
+    description: str
+
+
+class CalibrationOut(BaseModel):
+    policy_version: str = Field(description="the tenant's current policy (the proposal is its next version)")
+    labelled: int = Field(description="reviewer decisions used")
+    per_category: dict[str, int]
+    changes: list[ThresholdChangeOut]
+    policy_yaml: str | None = Field(description="the proposed next policy version; null when nothing changes")

@@ -128,8 +128,15 @@ class ReviewQueue:
         With ``conn`` the item is written in the caller's transaction (the service stores a decision and its
         review item atomically), else in its own."""
         categories = {
-            c: {"score": v.score, "action": v.action} for c, v in verdict.categories.items() if v.action != "allow"
-        }
+            c: {
+                "score": v.score,
+                "action": v.action,
+                "detectors": dict(v.detectors),
+                "evidence": [{"start": e.start, "end": e.end, "text": e.text, "why": e.why} for e in v.evidence],
+            }
+            for c, v in verdict.categories.items()
+            if v.action != "allow"
+        }  # the reviewer sees what fired and where, not only a score
         fields = {
             "tenant_id": tenant_id, "source_ref": source_ref, "text": text, "surface": verdict.surface,
             "policy_version": verdict.policy_version, "action": verdict.action, "categories": Jsonb(categories),

@@ -123,6 +123,7 @@ PROJECTS: tuple[Project, ...] = (
         "Content moderation",
         "Classifies text and images against a policy with calibrated thresholds and human review.",
         "/moderation",
+        status="alpha",
     ),
 )
 

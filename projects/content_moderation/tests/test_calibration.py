@@ -81,3 +81,14 @@ def test_a_proposal_from_decisions_in_the_review_queue(database_url: str) -> Non
     assert labelled[0]["scores"] == {"hate": 0.72}
     proposal = propose(load_policy("default"), labelled)
     assert [(c.category, c.threshold, c.new) for c in proposal.changes] == [("hate", "block", 0.72)]
+
+
+def test_the_calibration_endpoint_is_for_reviewers(client, service) -> None:
+    from projects.content_moderation.tests.conftest import PREFIX, headers, reviewer
+
+    assert client.get(f"{PREFIX}/review/calibration", headers=headers("mallory")).status_code == 403
+    resp = client.get(f"{PREFIX}/review/calibration", headers=reviewer("rita"))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["labelled"] == 0 and body["changes"] == [] and body["policy_yaml"] is None
+    assert body["policy_version"] == load_policy("default").version_id

@@ -39,7 +39,7 @@ def test_priority_orders_by_severity_reach_and_age(queue: ReviewQueue, database_
     assert queue.next_items("other-tenant") == []
     item = queue.get(T, high)
     assert item["policy_version"] == "default@1+abcd1234" and item["categories"] == {
-        "violence": {"score": 0.7, "action": "review"}
+        "violence": {"score": 0.7, "action": "review", "detectors": {}, "evidence": []}
     }
 
 
