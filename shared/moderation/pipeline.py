@@ -14,7 +14,8 @@ Tiers = Literal["keywords", "fast", "full"]
 def build_cascade(
     settings: ModerationSettings | None = None, *, tiers: Tiers = "full", policy: Policy | None = None
 ) -> Cascade:
-    """``keywords``: tier 0 only (the baseline); ``fast``: + the packaged classifiers; ``full``: + the k-NN."""
+    """``keywords``: tier 0 only (the baseline); ``fast``: + the packaged classifiers; ``full``: + the k-NN and,
+    with ``settings.judge == "llm"``, the LLM judge (tier 2, uncertain texts only)."""
     from shared.moderation.keywords import KeywordDetector
     from shared.moderation.normalize import normalize
 
@@ -24,13 +25,24 @@ def build_cascade(
         from shared.moderation.packaged import PackagedDetector
 
         detectors.append(PackagedDetector())
+    policy = policy or load_policy(settings.policy)
     if tiers == "full":
         from shared.moderation.knn import KnnDetector
 
         detectors.append(KnnDetector(k=settings.knn_k))
+        if settings.judge == "llm":
+            from shared.moderation.judge import JudgeDetector
+            from shared.serving.factory import get_chat_model
+
+            # the chat model loads on the first uncertain text, not here
+            detectors.append(
+                JudgeDetector(
+                    get_chat_model, policy, max_tokens=settings.judge_max_tokens, concurrency=settings.judge_concurrency
+                )
+            )
     return Cascade(
         detectors,
-        policy or load_policy(settings.policy),
+        policy,
         normalize,
         uncertain=(settings.uncertain_low, settings.uncertain_high),
     )
