@@ -5,6 +5,11 @@ Llama Guard's recipe: list the policy's categories with a one-line definition ea
 ``{"verdict": "safe|unsafe", "categories": [...], "evidence": "quoted span"}`` (constrained by a JSON schema where
 the backend supports it), because the quoted span becomes the reviewer's evidence.
 
+Constrained decoding is off by default: the local backend compiles schemas with sorted keys, which puts
+"verdict" *last*, after a free-text "evidence" that the 0.5B model fills with a long paraphrase until the token
+budget runs out (measured: no usable verdict in most answers). Unconstrained, the model follows the prompt's
+key order (verdict, categories first), and :func:`parse_answer` recovers them even from a truncated answer.
+
 It is the expensive tier (a 0.5B model decodes ~10 tokens/s on 2 cores), so the cascade asks it only about
 texts the cheaper tiers left in the uncertain band, the answer budget is tiny, and requests go out concurrently
 so the local backend batches them.
@@ -137,7 +142,7 @@ class JudgeDetector:
         *,
         max_tokens: int = 48,
         concurrency: int = 8,
-        constrained: bool = True,
+        constrained: bool = False,
     ) -> None:
         self._chat = chat
         self.policy = policy

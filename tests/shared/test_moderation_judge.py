@@ -32,7 +32,7 @@ class Fixed:
 def test_the_prompt_carries_every_policy_category_with_its_definition_and_the_text() -> None:
     chat = RecordingChat(UNSAFE)
     policy = load_policy()
-    JudgeDetector(chat, policy).detect([normalize("I will break your legs, Tom")])
+    JudgeDetector(chat, policy, constrained=True).detect([normalize("I will break your legs, Tom")])
     (request,) = chat.calls
     assert all(f"{c}: {policy.categories[c].description}" in request.system for c in CATEGORIES)
     assert all(policy.categories[c].description for c in CATEGORIES)
