@@ -208,9 +208,10 @@ class ModerationSettings(BaseModel):
     uncertain_low: float = Field(default=0.3, ge=0, le=1, description="the LLM judge sees texts whose top score is")
     uncertain_high: float = Field(default=0.7, ge=0, le=1, description="within [uncertain_low, uncertain_high)")
     judge: Literal["llm", "none"] = Field(
-        default="llm",
+        default="none",
         description="tier 2 of the full cascade: 'llm' = the chat model (serving.*) as a Llama-Guard-style judge, "
-        "asked only about uncertain texts; 'none' = stop after tier 1",
+        "asked only about uncertain texts; 'none' = stop after tier 1 (default: the local 0.5B model judged 32 of "
+        "40 uncertain dev texts unsafe, F1 on them 0.46 -> 0.28, 3.4 s/item; enable with a stronger served model)",
     )
     judge_max_tokens: int = Field(default=48, ge=8, le=512, description="the judge's answer budget (tiny JSON)")
     judge_concurrency: int = Field(
