@@ -21,7 +21,7 @@ Scores. The cascade keeps the *maximum* score per category, so the judge can rai
   item in front of a human, not remove it on its own; a stronger judge model can justify a higher score.
 - ``safe`` → no signal: under the max rule a low score cannot undo a tier-1 score, so it would only add a
   detector entry without changing anything. (Whether a "safe" should *lower* uncertain scores is measured in
-  ``scripts/moderation_judge_measure.py``; the cascade's combination rule is not changed here.)
+  ``scripts/check_moderation_judge.py``; the cascade's combination rule is not changed here.)
 - a malformed or truncated answer → no signal (logged): never a crash, never a guess.
 """
 
