@@ -121,7 +121,7 @@ class PolicyOut(BaseModel):
     version: int
     version_id: str = Field(description="what every decision records")
     description: str
-    categories: dict[str, dict[str, float | int]]
+    categories: dict[str, dict[str, float | int | str]] = Field(description="severity, thresholds, description")
     surfaces: dict[str, dict[str, dict[str, float]]]
     tiers: str = Field(description="cascade tiers this service runs (CONTENTMOD__TIERS)")
     review_actions: list[str]

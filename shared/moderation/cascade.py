@@ -13,9 +13,11 @@ Fusion. A category's score from tiers 0–1 is the noisy-OR of the detectors tha
 ``1 − Π(1 − sᵢ)``: each detector is read as independent evidence, so a rule hit and a k-NN neighbourhood that
 agree add up, while a text on which every detector is lukewarm stays low, and a strong hit alone keeps its
 score (noisy-OR ≥ max). On the OpenAI moderation dev set it lifted macro AUPRC from 0.447 (max) to 0.501 at
-equal F1 and equal HateCheck identity false positives. The judge, when it ran, is the arbiter for the texts
-it sees (they are in the uncertain band by construction): its score replaces the fused one for the
-categories it scored, so a "safe" answer can lower a lukewarm score, which a max or noisy-OR never could.
+equal F1 and equal HateCheck identity false positives. A tier-2 detector, when it ran, is the arbiter for
+the texts it sees (they are in the uncertain band by construction): its score replaces the fused one for the
+categories it scored, so a judge that scores a category low lowers it, which a max or noisy-OR never could.
+(The shipped judge, ``judge.py``, only speaks on "unsafe": a small local model saying "safe" is not evidence
+enough to clear a text that other detectors found lukewarm.)
 The text's action is the strictest category action under the policy for its surface, and the verdict records
 the policy version.
 """

@@ -18,7 +18,8 @@ def build_cascade(
     policy: Policy | None = None,
     fast_path: bool = False,
 ) -> Cascade:
-    """``keywords``: tier 0 only (the baseline); ``fast``: + the packaged classifiers; ``full``: + the k-NN.
+    """``keywords``: tier 0 only (the baseline); ``fast``: + the packaged classifiers; ``full``: + the k-NN and,
+    with ``settings.judge == "llm"``, the LLM judge (tier 2, uncertain texts only).
 
     ``fast_path``: a tier-0 block ends the cascade (for rails, which need the action, not every category).
     """
@@ -31,13 +32,24 @@ def build_cascade(
         from shared.moderation.packaged import PackagedDetector
 
         detectors.append(PackagedDetector())
+    policy = policy or load_policy(settings.policy)
     if tiers == "full":
         from shared.moderation.knn import KnnDetector
 
         detectors.append(KnnDetector(k=settings.knn_k))
+        if settings.judge == "llm":
+            from shared.moderation.judge import JudgeDetector
+            from shared.serving.factory import get_chat_model
+
+            # the chat model loads on the first uncertain text, not here
+            detectors.append(
+                JudgeDetector(
+                    get_chat_model, policy, max_tokens=settings.judge_max_tokens, concurrency=settings.judge_concurrency
+                )
+            )
     return Cascade(
         detectors,
-        policy or load_policy(settings.policy),
+        policy,
         normalize,
         uncertain=(settings.uncertain_low, settings.uncertain_high),
         fast_path=fast_path,

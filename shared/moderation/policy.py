@@ -28,6 +28,7 @@ class CategoryRule(BaseModel):
     flag: float = Field(ge=0, le=1.01)
     review: float = Field(ge=0, le=1.01)
     block: float = Field(ge=0, le=1.01, description="1.01 = never")
+    description: str = Field(default="", description="one line: what the category covers (the LLM judge's prompt)")
 
     @model_validator(mode="after")
     def _ordered(self) -> CategoryRule:
