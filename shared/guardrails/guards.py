@@ -26,7 +26,6 @@ from shared.guardrails.validators import (
     PiiValidator,
     ProfanityValidator,
 )
-
 from shared.moderation.cascade import Verdict
 from shared.settings import get_settings
 

@@ -55,7 +55,9 @@ def rail_cascade(tiers: Tiers | None = None, policy: str | None = None) -> Casca
     return cascade
 
 
-def moderate(text: str, surface: str = "llm_input", *, tiers: Tiers | None = None, policy: str | None = None) -> Verdict:
+def moderate(
+    text: str, surface: str = "llm_input", *, tiers: Tiers | None = None, policy: str | None = None
+) -> Verdict:
     """One text through the rail's cascade under ``surface``'s rules."""
     return rail_cascade(tiers, policy).moderate([text], surface)[0]
 

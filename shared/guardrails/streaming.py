@@ -27,7 +27,9 @@ from shared.settings import get_settings
 
 # A sentence ends at . ! ? (closing quotes/brackets allowed) followed by whitespace, or at a line break.
 _END = re.compile(r"[.!?][\"'”’)\]]*(?=\s)|\n")
-_ABBREV = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "e.g", "i.e", "no", "fig", "approx"})
+_ABBREV = frozenset(
+    {"mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "e.g", "i.e", "no", "fig", "approx"}
+)
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,12 @@ class StreamModerator:
         self.checks += 1
         result = self.rail(window)
         if not result.allowed:
-            self.blocked = _block(result, window)
+            self.blocked = stream_block(result, window)
         return result
 
 
-def _block(result: RailResult, window: str) -> StreamBlock:
+def stream_block(result: RailResult, window: str) -> StreamBlock:
+    """The :class:`StreamBlock` for a rail result that did not allow ``window``."""
     categories = list(result.blocked_by) or [r.split(":", 1)[0] for r in result.reasons]
     evidence: list[Evidence] = []
     if result.verdict is not None:
