@@ -198,6 +198,23 @@ class GuardrailSettings(BaseModel):
         default=0.35, ge=0, le=1, description="Presidio confidence below which a PII finding is ignored"
     )
     pii_language: str = "en"
+    moderation_rails: bool = Field(
+        default=True, description="check_input/check_output also run the moderation cascade (surfaces llm_input/output)"
+    )
+    moderation_tiers: Literal["keywords", "fast", "full"] = Field(
+        default="fast",
+        description="cascade tiers of the moderation rail: keywords (rules only), fast (+ packaged classifiers), "
+        "full (+ the embedding k-NN, loads MiniLM); a keyword block short-circuits the model tiers either way",
+    )
+    moderation_fail_actions: list[Literal["flag", "review", "block"]] = Field(
+        default_factory=lambda: ["block"], description="policy actions that make the moderation rail fail"
+    )
+    stream_max_chars: int = Field(
+        default=300, ge=20, le=20_000, description="StreamModerator: check a segment at a sentence end or this length"
+    )
+    stream_overlap_chars: int = Field(
+        default=160, ge=0, le=5000, description="StreamModerator: released text re-checked with the next segment"
+    )
 
 
 class ModerationSettings(BaseModel):

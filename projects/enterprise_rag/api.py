@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from projects.enterprise_rag.conversations import ConversationOut
 from projects.enterprise_rag.ingestion import SyncRootError
 from projects.enterprise_rag.loaders import UploadError
-from projects.enterprise_rag.pipeline import Citation
+from projects.enterprise_rag.pipeline import Citation, QuestionRefused
 from projects.enterprise_rag.service import (
     NAME_RE,
     CollectionNotFound,
@@ -101,6 +101,8 @@ class ChatOut(BaseModel):
     citations: list[Citation]
     question: str = Field(description="the standalone question that was searched")
     evidence_score: float | None
+    blocked: bool = Field(default=False, description="the output rail withheld the model's answer")
+    moderation: dict[str, Any] | None = Field(default=None, description="when blocked: categories, reason, evidence")
 
 
 class FeedbackIn(BaseModel):
@@ -124,6 +126,28 @@ def _check_question(question: str, settings: RagSettings) -> str:
             f"the question has {len(q)} characters; the limit is {settings.max_question_chars}",
         )
     return q
+
+
+def _refused(exc: QuestionRefused) -> ProblemError:
+    """422 ``input-refused``: the question is well-formed but the input rail blocked it under the policy.
+
+    A problem rather than a refusal message as the answer: the client learns exactly why (categories, evidence,
+    policy version, machine-readable in ``errors``), nothing is stored in the conversation, no retrieval or model
+    call is spent, and it matches document intelligence's ``input-refused``."""
+    rail = exc.rail
+    errors: list[dict[str, Any]] = []
+    for name in rail.blocked_by:
+        c = rail.verdict.categories[name] if rail.verdict else None
+        errors.append({
+            "category": name, "score": c.score if c else None, "action": c.action if c else None,
+            "evidence": [{"text": e.text, "why": e.why} for e in (c.evidence if c else [])],
+            "policy_version": rail.policy_version,
+        })  # fmt: skip
+    errors += [{"validator": r.split(":", 1)[0], "reason": r.split(": ", 1)[-1]} for r in rail.reasons
+               if not r.startswith("ModerationValidator")]  # fmt: skip
+    return ProblemError(
+        422, "Unprocessable Content", str(exc), type_=PROBLEM_TYPE_BASE + "input-refused", errors=errors
+    )
 
 
 def _read_limited(upload: UploadFile, limit: int) -> bytes:
@@ -285,6 +309,8 @@ def create_router(
         response_model=ChatOut,
         responses=problem_responses(401, 404, 422, 503),
         summary="Ask a question; grounded answer with [n] citations, or 'not found in the documents'",
+        description="The question passes the shared input rail (a blocked one: 422 input-refused naming the "
+        "categories) and the answer the output rail (a blocked one is withheld: `blocked` true).",
     )
     def chat(body: ChatIn, user: Annotated[Principal, principal_dep]) -> ChatOut:
         svc = get_service()
@@ -297,15 +323,22 @@ def create_router(
             raise _not_found(f"collection {body.collection!r}") from None
         except ConversationNotFound:
             raise _not_found(f"conversation {body.conversation_id!r}") from None
+        except QuestionRefused as exc:
+            raise _refused(exc) from None
         return ChatOut(
             conversation_id=conv_id, message_id=message_id, answer=answer.text, abstained=answer.abstained,
             citations=answer.citations, question=answer.question, evidence_score=answer.evidence_score,
+            blocked=answer.blocked, moderation=answer.moderation,
         )  # fmt: skip
 
     @router.post(
         "/chat/stream",
         responses={
-            200: {"content": {"text/event-stream": {}}, "description": "token*, citations, final (or error)"},
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "token*, [blocked], citations, final (or error); tokens are released sentence by "
+                "sentence after the output rail checked them",
+            },
             **problem_responses(401, 404, 422),
         },
         summary="Like /chat, streamed as server-sent events",
@@ -321,6 +354,8 @@ def create_router(
             raise _not_found(f"collection {body.collection!r}") from None
         except ConversationNotFound:
             raise _not_found(f"conversation {body.conversation_id!r}") from None
+        except QuestionRefused as exc:
+            raise _refused(exc) from None
         return sse_response((e.event, e.data) for e in events)
 
     @router.get("/conversations", response_model=list[ConversationOut], summary="The caller's conversations")

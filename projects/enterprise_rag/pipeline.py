@@ -1,5 +1,11 @@
-"""The RAG pipeline: (condense) → retrieve (hybrid RRF, optional multi-query) → screen → abstain or
-generate with numbered DATA blocks → map inline citations to chunks → (redact).
+"""The RAG pipeline: input rail → (condense) → retrieve (hybrid RRF, optional multi-query) → screen → abstain or
+generate with numbered DATA blocks → map inline citations to chunks → output rail (moderation, redaction).
+
+The rails are the shared ones (``shared.guardrails``): the question passes ``check_input`` (prompt injection,
+profanity, the moderation cascade on ``llm_input``) before anything is searched, and a blocked question raises
+:class:`QuestionRefused` (the API answers 422 ``input-refused`` naming the categories). The answer passes
+``check_output`` (moderation on ``llm_output``, PII redaction when on); a blocked answer is replaced by a
+refusal naming the categories. Streamed answers are checked sentence by sentence (``StreamModerator``).
 
 It composes shared ports only (``Searcher``, ``ChatModel``, ``Embedder``, guardrails); the HTTP layer
 and persistence live elsewhere, so the eval harness and the benchmark drive exactly this object.
@@ -10,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +27,9 @@ from shared.retrieval.search import Searcher, SearchRequest
 from shared.retrieval.store import CollectionNotFoundError, PgVectorStore
 from shared.serving.base import ChatModel, Embedder, Reranker
 from shared.serving.types import ChatMessage, ChatRequest, Usage
+
+if TYPE_CHECKING:  # guardrails-ai loads on the first rail call, not when the pipeline is imported
+    from shared.guardrails.guards import RailResult
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,18 @@ CONDENSE_PROMPT = (
 )
 MULTI_QUERY_PROMPT = "Write {n} different search queries for the question below, one per line, no numbering."
 
+BLOCKED_PHRASE = "the answer was withheld by the content policy"
+
+
+class QuestionRefused(Exception):
+    """The input rail blocked the question; ``rail`` has the reasons, categories and policy version."""
+
+    def __init__(self, rail: RailResult) -> None:
+        self.rail = rail
+        named = ", ".join(rail.blocked_by) or ", ".join(r.split(":", 1)[0] for r in rail.reasons)
+        super().__init__(f"the question was refused by the input rail ({named}): " + "; ".join(rail.reasons))
+
+
 _CITE = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _DELIMS = re.compile(r"<<<|>>>")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -88,12 +109,20 @@ class Answer(BaseModel):
     dropped_chunks: list[str] = Field(
         default_factory=list, description="chunk ids the injection screen changed or removed"
     )
+    blocked: bool = Field(default=False, description="the output rail withheld the model's answer")
+    moderation: dict[str, Any] | None = Field(
+        default=None, description="when blocked: categories, reason, policy_version and evidence"
+    )
 
 
 class StreamEvent(BaseModel):
-    """One server-sent event: ``token`` deltas, then ``citations``, then ``final`` (the whole Answer)."""
+    """One server-sent event: ``token`` deltas, then ``citations``, then ``final`` (the whole Answer).
 
-    event: Literal["token", "citations", "final"]
+    When the output rail blocks a sentence mid-stream, a ``blocked`` event (categories, reason, evidence,
+    policy version) comes after the last released token, and ``final`` carries the refusal.
+    """
+
+    event: Literal["token", "blocked", "citations", "final"]
     data: dict[str, Any]
 
 
@@ -387,6 +416,38 @@ class RagPipeline:
             log.warning("neutralised %d retrieved chunk(s) flagged as prompt injection", len(touched))
         return kept, touched
 
+    # -- rails ---------------------------------------------------------------------------------------------
+
+    def check_question(self, question: str) -> RailResult | None:
+        """The shared input rail on the user's question; raises :class:`QuestionRefused` when it blocks.
+
+        The original question is searched, not the rail's PII-redacted copy: redaction would change what clean
+        questions retrieve (a person's name is often the point of a question about documents).
+        """
+        if not self.settings.moderate_input:
+            return None
+        from shared.guardrails.guards import check_input
+
+        with span("rag.input_rail"):
+            rail = check_input(question)
+        if not rail.allowed:
+            raise QuestionRefused(rail)
+        return rail
+
+    def check_answer(self, text: str) -> RailResult:
+        """The shared output rail: ``allowed`` is False only when ``moderate_output`` is on and it blocked;
+        ``sanitized_text`` is PII-redacted when ``redact_pii`` is on."""
+        from dataclasses import replace
+
+        from shared.guardrails.guards import RailResult, check_output
+
+        s = self.settings
+        if not (s.moderate_output or s.redact_pii):
+            return RailResult(allowed=True, sanitized_text=text)
+        with span("rag.output_rail"):
+            rail = check_output(text, redact_pii=s.redact_pii, block_pii=False, moderation=s.moderate_output)
+        return rail if s.moderate_output else replace(rail, allowed=True)
+
     def prepare(
         self,
         question: str,
@@ -396,7 +457,11 @@ class RagPipeline:
         history: list[ChatMessage] | None = None,
         k: int | None = None,
         filters: SearchFilters | None = None,
+        screened: bool = False,
     ) -> _Prepared:
+        """Everything before generation; ``screened`` = the caller already ran :meth:`check_question`."""
+        if not screened:
+            self.check_question(question)
         if not self._collection_exists(collection):
             raise CollectionNotFoundError(f"no collection named {collection!r}")
         standalone, usage = self.condense(question, history)
@@ -452,14 +517,30 @@ class RagPipeline:
                 cleaned = f"{cleaned.rstrip()} [{n}]"
                 _, citations = parse_citations(cleaned, prepared.results, prepared.titles)
                 citations = [c.model_copy(update={"inferred": True}) for c in citations]
-        if self.settings.redact_pii and not abstained:
-            from shared.guardrails.guards import check_output
-
-            cleaned = check_output(cleaned, redact_pii=True).sanitized_text
+        if not abstained:
+            rail = self.check_answer(cleaned)
+            if not rail.allowed:
+                return self._withheld(_rail_block(rail, cleaned), prepared, usage, retrieved)
+            cleaned = rail.sanitized_text
         return Answer(
             text=ABSTAIN_PHRASE if abstained else cleaned,
             citations=[] if abstained else citations,
             abstained=abstained,
+            retrieved=retrieved,
+            usage=usage,
+            question=prepared.question,
+            evidence_score=prepared.evidence,
+            dropped_chunks=prepared.dropped,
+        )
+
+    def _withheld(
+        self, block: dict[str, Any], prepared: _Prepared, usage: Usage, retrieved: list[SearchResult]
+    ) -> Answer:
+        named = ", ".join(block["categories"])
+        return Answer(
+            text=f"{BLOCKED_PHRASE} ({named})." if named else f"{BLOCKED_PHRASE}.",
+            blocked=True,
+            moderation=block,
             retrieved=retrieved,
             usage=usage,
             question=prepared.question,
@@ -487,9 +568,13 @@ class RagPipeline:
         history: list[ChatMessage] | None = None,
         k: int | None = None,
         filters: SearchFilters | None = None,
+        screened: bool = False,
     ) -> Answer:
+        """Raises :class:`QuestionRefused` when the input rail blocks the question (unless ``screened``)."""
         with span("rag.answer", collection=collection):
-            prepared = self.prepare(question, principal, collection, history=history, k=k, filters=filters)
+            prepared = self.prepare(
+                question, principal, collection, history=history, k=k, filters=filters, screened=screened
+            )
             if prepared.abstain:  # weak evidence: say so, and do not spend a model call guessing
                 return self._abstention(prepared, prepared.results)
             result = self.chat.chat(self._request(prepared))
@@ -504,27 +589,71 @@ class RagPipeline:
         history: list[ChatMessage] | None = None,
         k: int | None = None,
         filters: SearchFilters | None = None,
+        screened: bool = False,
     ) -> Iterator[StreamEvent]:
-        """Token deltas as they are generated, then the mapped citations, then the final Answer.
+        """Token deltas as they are checked, then the mapped citations, then the final Answer.
 
-        With PII redaction on, deltas are withheld and the redacted text is sent as one delta at the end
-        (streaming raw tokens would leak what redaction removes).
+        The question is checked *now* (a refused question raises :class:`QuestionRefused` before the first
+        event, so an API can still answer 4xx); the events are produced lazily. With the output rail on (or PII
+        redaction), deltas pass a :class:`~shared.guardrails.streaming.StreamModerator`: each sentence is
+        released once the rail has checked (and redacted) it — at most one sentence behind the model — and the
+        first blocked sentence ends generation with a ``blocked`` event; raw tokens never leave unchecked.
         """
-        prepared = self.prepare(question, principal, collection, history=history, k=k, filters=filters)
+        if not screened:
+            self.check_question(question)
+        return self._stream(question, principal, collection, history=history, k=k, filters=filters)
+
+    def _stream(
+        self,
+        question: str,
+        principal: Principal,
+        collection: str,
+        *,
+        history: list[ChatMessage] | None,
+        k: int | None,
+        filters: SearchFilters | None,
+    ) -> Iterator[StreamEvent]:
+        prepared = self.prepare(question, principal, collection, history=history, k=k, filters=filters, screened=True)
         if prepared.abstain:
             answer = self._abstention(prepared, prepared.results)
             yield StreamEvent(event="token", data={"delta": answer.text})
         else:
             parts: list[str] = []
             usage = prepared.usage
-            for chunk in self.chat.stream(self._request(prepared)):
-                if chunk.delta:
-                    parts.append(chunk.delta)
-                    if not self.settings.redact_pii:
-                        yield StreamEvent(event="token", data={"delta": chunk.delta})
-                usage = _add_usage(usage, chunk.usage)
-            answer = self._finish("".join(parts), prepared, usage, prepared.results)
-            if self.settings.redact_pii:
-                yield StreamEvent(event="token", data={"delta": answer.text})
+
+            def deltas() -> Iterator[str]:
+                nonlocal usage
+                for chunk in self.chat.stream(self._request(prepared)):
+                    usage = _add_usage(usage, chunk.usage)
+                    if chunk.delta:
+                        parts.append(chunk.delta)
+                        yield chunk.delta
+
+            source = deltas()
+            moderator = self._stream_moderator()
+            for text in moderator(source) if moderator else source:
+                yield StreamEvent(event="token", data={"delta": text})
+            if moderator is not None and moderator.blocked is not None:
+                source.close()  # stop generating: closing the model's stream cancels the request
+                block = moderator.blocked.as_dict()
+                yield StreamEvent(event="blocked", data=block)
+                answer = self._withheld(block, prepared, usage, prepared.results)
+            else:
+                answer = self._finish("".join(parts), prepared, usage, prepared.results)
         yield StreamEvent(event="citations", data={"citations": [c.model_dump() for c in answer.citations]})
         yield StreamEvent(event="final", data=answer.model_dump(mode="json"))
+
+    def _stream_moderator(self):
+        """A sentence-by-sentence output check when any output rail is on; None streams raw deltas."""
+        if not (self.settings.moderate_output or self.settings.redact_pii):
+            return None
+        from shared.guardrails.streaming import StreamModerator
+
+        return StreamModerator(self.check_answer)
+
+
+def _rail_block(rail: RailResult, window: str) -> dict[str, Any]:
+    """The same shape as ``StreamBlock.as_dict`` for an answer blocked whole."""
+    from shared.guardrails.streaming import stream_block
+
+    return stream_block(rail, window).as_dict()

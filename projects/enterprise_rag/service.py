@@ -187,10 +187,15 @@ class RagService:
         k: int | None = None,
         filters: SearchFilters | None = None,
     ) -> tuple[Answer, str, int]:
-        """Answer in a conversation (a new one when ``conversation_id`` is None); returns (answer, conv id, msg id)."""
+        """Answer in a conversation (a new one when ``conversation_id`` is None); returns (answer, conv id, msg id).
+
+        Raises ``QuestionRefused`` (nothing stored, no conversation created) when the input rail blocks."""
         internal = self.resolve(principal, collection)
+        self.pipeline.check_question(question)
         conv_id, history = self._conversation(principal, collection, conversation_id, question)
-        answer = self.pipeline.answer(question, principal, internal, history=history, k=k, filters=filters)
+        answer = self.pipeline.answer(
+            question, principal, internal, history=history, k=k, filters=filters, screened=True
+        )
         message_id = self.conversations.add_turn(
             conv_id, question, answer.text, [c.model_dump() for c in answer.citations], answer.abstained
         )
@@ -207,12 +212,17 @@ class RagService:
         filters: SearchFilters | None = None,
     ) -> Iterator[StreamEvent]:
         """Resolves the collection and conversation *now* (so 404s happen before a stream starts), then
-        returns the event iterator; the turn is stored when the final event is produced."""
+        returns the event iterator; the turn is stored when the final event is produced. A question the input
+        rail refuses raises ``QuestionRefused`` here too, before any event."""
         internal = self.resolve(principal, collection)
+        self.pipeline.check_question(question)
         conv_id, history = self._conversation(principal, collection, conversation_id, question)
 
         def events() -> Iterator[StreamEvent]:
-            for event in self.pipeline.stream(question, principal, internal, history=history, k=k, filters=filters):
+            stream = self.pipeline.stream(
+                question, principal, internal, history=history, k=k, filters=filters, screened=True
+            )
+            for event in stream:
                 if event.event == "final":
                     message_id = self.conversations.add_turn(
                         conv_id, question, event.data["text"], event.data["citations"], event.data["abstained"]

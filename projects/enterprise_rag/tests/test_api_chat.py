@@ -77,9 +77,9 @@ def test_chat_stream_is_sse_and_stores_the_turn(client: TestClient, service: Rag
 
 
 def _dies_after_two_tokens(request):
-    """A stream whose model backend dies mid-answer (a vLLM replica restarting)."""
-    yield StreamChunk(delta="Leave")
-    yield StreamChunk(delta=" is")
+    """A stream whose model backend dies mid-answer (a vLLM replica restarting), after one complete sentence."""
+    yield StreamChunk(delta="Leave is 28 days.")
+    yield StreamChunk(delta=" It")
     raise ServingError("backend connection reset")
 
 
@@ -100,7 +100,8 @@ def test_a_mid_stream_failure_ends_with_an_error_event_and_stores_no_half_answer
     ) as resp:
         assert resp.status_code == 200  # headers were sent before the model failed: the error is in-band
         events = _events("".join(resp.iter_text()))
-    assert [e for e, _ in events] == ["token", "token", "error"]
+    # the checked sentence was delivered; the unchecked fragment " It" never leaves the server
+    assert [e for e, _ in events] == ["token", "error"] and events[0][1]["delta"] == "Leave is 28 days."
     assert "backend connection reset" in events[-1][1]["detail"]
     with psycopg.connect(service.url) as conn:
         assert conn.execute("SELECT count(*) FROM rag_messages").fetchone() == (0,)  # no half answer stored
@@ -131,7 +132,7 @@ def test_pii_redaction_covers_json_and_stream_answers(
         raw = "".join(resp.iter_text())
     assert "jane.miller" not in raw and "555 0134" not in raw  # no raw token ever left the server
     events = _events(raw)
-    assert [e for e, _ in events] == ["token", "citations", "final"]
+    assert [e for e, _ in events] == ["token", "citations", "final"]  # one sentence: one checked delta
     assert events[0][1]["delta"] == events[-1][1]["text"] == body["answer"]
     with psycopg.connect(service.url) as conn:
         stored = " ".join(t for (t,) in conn.execute("SELECT content FROM rag_messages WHERE role = 'assistant'"))
