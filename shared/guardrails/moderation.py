@@ -50,7 +50,8 @@ def rail_cascade(tiers: Tiers | None = None, policy: str | None = None) -> Casca
         with _lock:
             cascade = _cascades.get(key)
             if cascade is None:
-                cascade = build_cascade(settings.moderation, tiers=key[0], policy=load_policy(key[1]))
+                # a rail needs the action, not every category's score: a tier-0 block ends the cascade there
+                cascade = build_cascade(settings.moderation, tiers=key[0], policy=load_policy(key[1]), fast_path=True)
                 _cascades[key] = cascade
     return cascade
 
