@@ -14,14 +14,15 @@ It is the expensive tier (a 0.5B model decodes ~10 tokens/s on 2 cores), so the 
 texts the cheaper tiers left in the uncertain band, the answer budget is tiny, and requests go out concurrently
 so the local backend batches them.
 
-Scores. The cascade keeps the *maximum* score per category, so the judge can raise a category, never lower one:
+Scores. For the texts it sees, the cascade takes a tier-2 score as the arbiter: it replaces the fused tier-0/1
+score of each category the judge names (``cascade.py``).
 
 - ``unsafe`` + category → :data:`UNSAFE_SCORE` (0.8): above every category's review threshold and below every
   block threshold except sexual/minors' (0.60) in the default policy. A small judge's "unsafe" should put an
   item in front of a human, not remove it on its own; a stronger judge model can justify a higher score.
-- ``safe`` → no signal: under the max rule a low score cannot undo a tier-1 score, so it would only add a
-  detector entry without changing anything. (Whether a "safe" should *lower* uncertain scores is measured in
-  ``scripts/check_moderation_judge.py``; the cascade's combination rule is not changed here.)
+- ``safe`` → no signal, so the fused score stands: a 0.5B model's "safe" is not evidence enough to clear a text
+  other detectors found lukewarm (it called baking bread unsafe). With a strong served judge (Llama Guard on
+  vLLM), emitting a low score for the categories it clears is the change that lets "safe" lower them.
 - a malformed or truncated answer → no signal (logged): never a crash, never a guess.
 """
 
