@@ -5,10 +5,14 @@
 Texts are generated here (short chat-like messages, a tenth of them abusive, some obfuscated), so the benchmark
 needs no dataset. Three configurations of the same cascade:
 - ``keywords``: tier 0 only (normalisation + rules), the keyword-list baseline;
-- ``fast``: + the packaged classifiers (PII, profanity, injection);
-- ``full``: + the embedding k-NN (what ``/moderate`` runs).
+- ``rails``: + the packaged classifiers (PII, profanity, injection) with the tier-0 fast path, as the
+  guardrail rails run it (a rule block skips tier 1);
+- ``fast``: the same tiers without the fast path;
+- ``full``: + the embedding k-NN (what ``/moderate`` runs; every tier scores every text).
 
 Each is measured per call (one text, what a guardrail pays) and batched (64 texts per call, what a bulk job pays).
+Images (``moderate_image``: decode + NudeNet + OCR through the full text cascade) are measured per image on the
+demo forum's three images, and with OCR off (NSFW only).
 """
 
 from __future__ import annotations
@@ -64,18 +68,51 @@ def measure(cascade, texts: list[str]) -> dict:
     }
 
 
+def measure_images(cascade, repeats: int) -> dict:
+    from projects.content_moderation.demo_data import DEMO_IMAGES, render_image
+    from shared.moderation.image import moderate_image
+    from shared.settings import get_settings
+
+    images = [render_image(i.filename) for i in DEMO_IMAGES]
+    out = {}
+    for label, ocr in (("nsfw_only", False), ("nsfw_and_ocr", True)):
+        settings = get_settings().moderation.model_copy(update={"image_ocr": ocr})
+        moderate_image(images[0], cascade, settings=settings)  # warm
+        times = []
+        for _ in range(repeats):
+            for data in images:
+                t = time.perf_counter()
+                moderate_image(data, cascade, settings=settings)
+                times.append((time.perf_counter() - t) * 1000)
+        out[label] = {
+            "per_image_p50_ms": pct(times, 50),
+            "per_image_p95_ms": pct(times, 95),
+            "images_per_s": round(len(times) / (sum(times) / 1000), 2),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--n", type=int, default=1000, help="texts per configuration")
+    parser.add_argument("--image-repeats", type=int, default=5, help="passes over the demo images")
     args = parser.parse_args()
     from shared.moderation.pipeline import build_cascade
 
     texts = make_texts(args.n)
     result = {"n": args.n, "configs": {}}
-    for tiers in ("keywords", "fast", "full"):
-        result["configs"][tiers] = measure(build_cascade(tiers=tiers), texts)
-        print(json.dumps({tiers: result["configs"][tiers]}), flush=True)
+    configs = {
+        "keywords": {"tiers": "keywords"},
+        "rails": {"tiers": "fast", "fast_path": True},
+        "fast": {"tiers": "fast"},
+        "full": {"tiers": "full"},
+    }
+    for name, kwargs in configs.items():
+        result["configs"][name] = measure(build_cascade(**kwargs), texts)
+        print(json.dumps({name: result["configs"][name]}), flush=True)
+    result["images"] = measure_images(build_cascade(tiers="full"), repeats=args.image_repeats)
+    print(json.dumps({"images": result["images"]}), flush=True)
     full, kw = result["configs"]["full"], result["configs"]["keywords"]
     result["ratio_keywords_to_full_per_call_p50"] = round(full["per_call_p50_ms"] / max(kw["per_call_p50_ms"], 1e-6), 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
