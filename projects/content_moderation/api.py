@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
 
 from projects.content_moderation.calibration import propose
 from projects.content_moderation.inputs import TextInputError
 from projects.content_moderation.models import (
+    SURFACE_PATTERN,
     AppealIn,
     CalibrationOut,
     DecideIn,
@@ -26,6 +27,7 @@ from projects.content_moderation.models import (
     JobIn,
     JobOut,
     LabelledOut,
+    ModerateImageOut,
     ModerateIn,
     ModerateOut,
     NoteIn,
@@ -40,6 +42,7 @@ from projects.content_moderation.service import (
     IdempotencyConflict,
     JobNotFound,
     JobStateError,
+    MediaNotFound,
     ModerationService,
 )
 from projects.content_moderation.settings import ContentModerationSettings, get_content_moderation_settings
@@ -48,8 +51,10 @@ from shared.api.context import ServiceContext, lazy_service
 from shared.api.identity import principal_dep
 from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
 from shared.retrieval.models import Principal
+from shared.vision.images import SUPPORTED_MEDIA_TYPES, ImageInputError
 
-_TITLES = {403: "Forbidden", 413: "Payload Too Large", 422: "Unprocessable Content"}
+_TITLES = {403: "Forbidden", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content"}
+_IMAGE_STATUS = {"too_large": 413, "unsupported_type": 415}  # every other ImageInputError code is 422
 REPLAY_HEADER = "Idempotent-Replayed"
 IdempotencyKey = Annotated[
     str | None,
@@ -67,17 +72,25 @@ def _problem(status_: int, code: str, detail: str, **error: Any) -> ProblemError
     return ProblemError(status_, title, detail, type_=PROBLEM_TYPE_BASE + code, errors=[{"code": code, **error}])
 
 
+def image_problem(exc: ImageInputError) -> ProblemError:
+    """A refused upload: 413 (size), 415 (not an image type we read) or 422 (empty, corrupt, bomb, dimensions);
+    the problem ``type`` is stable: ``image-`` + the loader's code (``image-too-large``, ``image-corrupt``...)."""
+    return _problem(_IMAGE_STATUS.get(exc.code, 422), "image-" + exc.code.replace("_", "-"), str(exc))
+
+
 @contextmanager
 def service_problems() -> Iterator[None]:
     """The service's exceptions as RFC 7807 problems: one mapping for every route."""
     try:
         yield
+    except ImageInputError as exc:
+        raise image_problem(exc) from None
     except TextInputError as exc:
         error = {"index": exc.index, **exc.extra} if exc.index is not None else dict(exc.extra)
         raise _problem(exc.status, exc.code, str(exc), **error) from None
     except WebhookUrlError as exc:
         raise _problem(403 if exc.code == "webhook-not-allowed" else 422, exc.code, str(exc)) from None
-    except (DecisionNotFound, JobNotFound, ItemNotFound) as exc:
+    except (DecisionNotFound, JobNotFound, ItemNotFound, MediaNotFound) as exc:
         raise _problem(404, "not-found", str(exc)) from None
     except IdempotencyConflict as exc:
         raise _problem(409, "idempotency-key-reused", str(exc)) from None
@@ -139,6 +152,43 @@ def create_router(
             out, replayed = get_service().moderate(
                 body.all_texts(), user.tenant_id, body.surface, idempotency_key=idempotency_key,
                 source_ref=body.source_ref, reach=body.reach,
+            )  # fmt: skip
+        _replayed(response, replayed)
+        return out
+
+    @router.post(
+        "/moderate/image",
+        response_model=ModerateImageOut,
+        responses=problem_responses(401, 409, 413, 415, 422),
+        summary="Moderate one uploaded image: NSFW detection and the text OCR reads from it, against the tenant policy",
+        description="Multipart upload (`file`, optional form fields `surface`, `reach`, `source_ref`). The image "
+        "gets one decision like a text: the NSFW detector scores `sexual` from what it shows, the text cascade "
+        "judges the `ocr_text` read from it, and per category the stronger source wins; evidence carries `source` "
+        "(`image_region` | `ocr_text`) and `box` ([x, y, w, h] in the image). Only an image sent to review is "
+        "stored (for the reviewer: GET /review/items/{id}/media); otherwise its SHA-256 and size are kept. "
+        f"Accepted: {', '.join(SUPPORTED_MEDIA_TYPES)} (type read from the bytes, never the file name). Refused, "
+        "storing nothing: over CONTENTMOD__MAX_IMAGE_BYTES (413 `image-too-large`), not a supported image (415 "
+        "`image-unsupported-type`), an empty file (422 `image-empty`), truncated/undecodable data (422 "
+        "`image-corrupt`), a decompression bomb (422 `image-too-many-pixels`), degenerate dimensions (422 "
+        "`image-bad-dimensions`). `Idempotency-Key` as for /moderate (the same key with another image is 409).",
+    )
+    def moderate_image(
+        user: Annotated[Principal, principal_dep],
+        response: Response,
+        file: Annotated[UploadFile, File(description="the image (JPEG, PNG, WebP, GIF, TIFF)")],
+        surface: Annotated[str, Form(pattern=SURFACE_PATTERN, description="policy surface")] = "default",
+        reach: Annotated[int, Form(ge=1, le=1_000_000_000, description="audience size; orders the review queue")] = 1,
+        source_ref: Annotated[str | None, Form(max_length=500, description="your id of the content")] = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> dict[str, Any]:
+        limit = settings.max_image_bytes
+        data = file.file.read(limit + 1)  # one byte over the limit is enough to refuse, whatever the real size
+        if len(data) > limit:
+            raise image_problem(ImageInputError("too_large", f"{file.filename!r} is over the {limit:,}-byte limit"))
+        with service_problems():
+            out, replayed = get_service().moderate_image(
+                data, file.filename, user.tenant_id, surface, idempotency_key=idempotency_key, source_ref=source_ref,
+                reach=reach,
             )  # fmt: skip
         _replayed(response, replayed)
         return out
@@ -292,6 +342,26 @@ def create_router(
         with service_problems():
             _check_id(item_id)
             return {**queue.get(user.tenant_id, item_id), "history": queue.history(user.tenant_id, item_id)}
+
+    @router.get(
+        "/review/items/{item_id}/media",
+        response_class=Response,
+        responses={
+            200: {"content": {m: {} for m in SUPPORTED_MEDIA_TYPES}, "description": "the uploaded image's bytes"},
+            **problem_responses(401, 403, 404),
+        },
+        summary="The image of an image review item (404 `not-found` for a text item)",
+    )
+    def review_media(item_id: str, user: Annotated[Principal, principal_dep]) -> Response:
+        reviewer(user)
+        with service_problems():
+            data, media_type = get_service().review_media(user.tenant_id, item_id)
+        # private: moderation evidence must not sit in shared caches; nosniff: serve it only as the sniffed type
+        return Response(
+            data,
+            media_type=media_type,
+            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        )
 
     conflict_doc = "409 `review-conflict` when another reviewer acted first: `errors[0].holder` names them."
 

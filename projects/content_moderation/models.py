@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 Action = Literal["allow", "flag", "review", "block"]
 SURFACE_PATTERN = r"^[a-z0-9_\-]{1,64}$"
@@ -46,10 +46,32 @@ class JobIn(BaseModel):
 
 
 class EvidenceOut(BaseModel):
-    start: int = Field(description="offset in the ORIGINAL text (characters)")
+    start: int = Field(description="offset in the ORIGINAL text (characters); for images, in `ocr_text`")
     end: int
     text: str = Field(description="the original span, as the user wrote it")
     why: str
+    source: Literal["image_region", "ocr_text"] | None = Field(
+        default=None,
+        description="images only (absent for texts): a region the NSFW detector found (start = end = 0, text "
+        "empty) or a span of the OCR text",
+    )
+    box: list[int] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="images only: [x, y, width, height] in the uploaded image's pixels (the OCR line for ocr_text)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _text_shape(self, handler: SerializerFunctionWrapHandler):  # no return annotation: keeps the field schema
+        """A text's evidence keeps exactly its four fields (what webhooks and stored results carry too); image
+        fields appear only on image evidence. (Annotating the return type would turn the OpenAPI schema of
+        this model into a bare object.)"""
+        out = handler(self)
+        if self.source is None:
+            out.pop("source", None)
+            out.pop("box", None)
+        return out
 
 
 class CategoryOut(BaseModel):
@@ -73,6 +95,17 @@ class ModerateOut(BaseModel):
     policy_version: str = Field(description="name@version+sha8 of the policy that decided")
     surface: str
     results: list[ResultOut] = Field(description="one per input text, in order")
+
+
+class ModerateImageOut(ModerateOut):
+    """The text response (one result) plus what was learnt from the image."""
+
+    ocr_text: str = Field(description="the text OCR read from the image (moderated by the text cascade); may be ''")
+    image_sha256: str = Field(description="SHA-256 of the uploaded bytes (the decision's `text_sha256`)")
+    width: int
+    height: int
+    media_type: str = Field(description="the type sniffed from the bytes (the file name is not trusted)")
+    warnings: list[str] = Field(description="e.g. a file name whose extension disagrees with the content")
 
 
 class DeliveryOut(BaseModel):
@@ -151,6 +184,9 @@ class ReviewItemOut(BaseModel):
     updated_at: datetime
     priority: float
     overdue: bool
+    media_sha256: str | None = Field(
+        default=None, description="an image item: its bytes are at GET /review/items/{id}/media; `text` is its OCR text"
+    )
 
 
 class HistoryOut(BaseModel):

@@ -72,12 +72,25 @@ STATEMENTS = (
         created_at timestamptz NOT NULL DEFAULT now()
     )""",
     "CREATE INDEX IF NOT EXISTS cm_review_actions_item ON cm_review_actions (item_id, id)",
+    # an image item: its bytes are in the service's cm_media (tenant_id, sha256); its text is what OCR read
+    "ALTER TABLE cm_review_items ADD COLUMN IF NOT EXISTS media_sha256 text",
 )
 
 # severity × reach (log-damped: a post seen by 10,000 is not 10,000× a DM) × age in SLA periods
 _PRIORITY = (
     "severity * ln(2 + reach) * (1 + extract(epoch FROM now() - created_at) / extract(epoch FROM %(sla)s::interval))"
 )
+
+
+def evidence_dict(e: Any) -> dict[str, Any]:
+    """One evidence span as JSON; image evidence (``ImageEvidence``) adds its ``source`` and ``box`` so a reviewer
+    can find the region or OCR line in the image."""
+    out = {"start": e.start, "end": e.end, "text": e.text, "why": e.why}
+    source = getattr(e, "source", None)
+    if source is not None:
+        out["source"] = source
+        out["box"] = list(e.box) if getattr(e, "box", None) is not None else None
+    return out
 
 
 class ReviewError(Exception):
@@ -121,18 +134,20 @@ class ReviewQueue:
         severity: int,
         reach: int = 1,
         source_ref: str | None = None,
+        media_sha256: str | None = None,
         conn: psycopg.Connection | None = None,
     ) -> str:
         """Queue a text the cascade sent to review (or a user reported); returns the item id.
 
         With ``conn`` the item is written in the caller's transaction (the service stores a decision and its
-        review item atomically), else in its own."""
+        review item atomically), else in its own. ``media_sha256`` marks an image item (``text`` is then what
+        OCR read from it); the caller stores the bytes."""
         categories = {
             c: {
                 "score": v.score,
                 "action": v.action,
                 "detectors": dict(v.detectors),
-                "evidence": [{"start": e.start, "end": e.end, "text": e.text, "why": e.why} for e in v.evidence],
+                "evidence": [evidence_dict(e) for e in v.evidence],
             }
             for c, v in verdict.categories.items()
             if v.action != "allow"
@@ -140,7 +155,7 @@ class ReviewQueue:
         fields = {
             "tenant_id": tenant_id, "source_ref": source_ref, "text": text, "surface": verdict.surface,
             "policy_version": verdict.policy_version, "action": verdict.action, "categories": Jsonb(categories),
-            "severity": severity, "reach": max(1, reach),
+            "severity": severity, "reach": max(1, reach), "media_sha256": media_sha256,
         }  # fmt: skip
         return self._insert(conn, fields, ("system", "enqueue", "pending", None))
 

@@ -11,6 +11,10 @@ tables live with it in ``review.py``.
 - ``cm_jobs``: an asynchronous batch: its texts until they are moderated, results, progress, callback URL and
   delivery state. Status ``queued → running → succeeded | failed`` (failed is retriable).
 - ``cm_webhook_deliveries``: every callback attempt (status code or error, duration), for the job view.
+- ``cm_media``: the bytes of an uploaded image, kept **only** when its decision sent it to human review (a
+  reviewer has to see it; ``cm_review_items.media_sha256`` points here). Every other image decision keeps its
+  SHA-256 and size in ``cm_decisions`` like a text. Keyed by ``(tenant, sha256)``: the same image reviewed twice
+  is stored once, and tenants never share rows.
 """
 
 from __future__ import annotations
@@ -84,6 +88,14 @@ STATEMENTS = (
         created_at timestamptz NOT NULL DEFAULT now()
     )""",
     "CREATE INDEX IF NOT EXISTS cm_webhook_deliveries_job ON cm_webhook_deliveries (job_id, id)",
+    """CREATE TABLE IF NOT EXISTS cm_media (
+        tenant_id text NOT NULL,
+        sha256 text NOT NULL,
+        media_type text NOT NULL,
+        data bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant_id, sha256)
+    )""",
 )
 
 

@@ -13,6 +13,8 @@ Why it is shaped this way:
   so a job whose callback failed is ``failed`` but keeps its results, and a retry only re-delivers.
 - **Appeals** of a reviewed decision go back to the queue (second-reviewer rule in ``review.py``); an automated
   decision is appealed by re-sending its text, checked against the stored hash (texts are not kept otherwise).
+- **Images** (:meth:`ModerationService.moderate_image`) are one decision each, recorded like a text (their
+  SHA-256 and size); their bytes are kept only when the decision goes to review, for the reviewer to look at.
 """
 
 from __future__ import annotations
@@ -34,19 +36,22 @@ from psycopg.types.json import Jsonb
 
 from projects.content_moderation import webhooks
 from projects.content_moderation.inputs import TextInputError, validate_texts
-from projects.content_moderation.review import ReviewConflict, ReviewQueue
+from projects.content_moderation.review import ItemNotFound, ReviewConflict, ReviewQueue, evidence_dict
 from projects.content_moderation.schema import ensure_schema
 from projects.content_moderation.settings import ContentModerationSettings, Tiers
 from shared.db import connection
 from shared.moderation.cascade import Cascade, Verdict
+from shared.moderation.image import moderate_image as run_image_moderation
 from shared.moderation.policy import Policy, load_policy
 from shared.retrieval.jobs import JobQueue, Progress
 from shared.retrieval.migrations import upgrade
 from shared.settings import ModerationSettings, get_settings
+from shared.vision.images import ImageInputError, ImageLimits
 
 log = logging.getLogger(__name__)
 
 JOB_TASK = "cm.moderate"
+NO_TEXT_READ = "(image, no text read)"  # a review item's text when OCR found nothing in the image
 WEBHOOK_EVENT = "moderation.job.completed"
 _DECISION_COLUMNS = (
     "id::text, tenant_id, text_sha256, text_bytes, action, categories, policy_version, surface, source_ref, "
@@ -82,6 +87,10 @@ class WebhookDeliveryFailed(RuntimeError):
     pass
 
 
+class MediaNotFound(LookupError):
+    """The review item has no stored image (it is a text, or the image was purged)."""
+
+
 @lru_cache(maxsize=4)
 def default_cascade(tiers: Tiers, policy: str) -> Cascade:
     """The process-wide cascade for ``tiers`` (models load once; the guardrail rails build their own)."""
@@ -109,7 +118,7 @@ def verdict_out(verdict: Verdict) -> dict[str, Any]:
                 "score": v.score,
                 "action": v.action,
                 "detectors": v.detectors,
-                "evidence": [{"start": e.start, "end": e.end, "text": e.text, "why": e.why} for e in v.evidence],
+                "evidence": [evidence_dict(e) for e in v.evidence],
             }
             for c, v in verdict.categories.items()
         },
@@ -226,23 +235,124 @@ class ModerationService:
         """Write one decision per text (and a review item where the policy sends it); return the results."""
         results = []
         for text, verdict in zip(texts, verdicts, strict=True):
-            out = {"id": str(uuid.uuid4()), **verdict_out(verdict), "review_item_id": None}
-            if verdict.action in self.settings.review_actions:
-                out["review_item_id"] = self.review.enqueue(
-                    tenant_id, text, verdict, severity=self.severity(tenant_id, verdict, surface), reach=reach,
-                    source_ref=source_ref, conn=conn,
-                )  # fmt: skip
-            flagged = {c: v for c, v in out["categories"].items() if v["action"] != "allow"}
-            conn.execute(
-                "INSERT INTO cm_decisions (id, tenant_id, text_sha256, text_bytes, action, categories, policy_version, "
-                "surface, source_ref, idempotency_key, job_id, review_item_id, tiers_run, timings_ms) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (out["id"], tenant_id, text_sha256(text), len(text.encode("utf-8")), verdict.action, Jsonb(flagged),
-                 verdict.policy_version, surface, source_ref, idempotency_key, job_id, out["review_item_id"],
-                 verdict.tiers_run, Jsonb(out["timings_ms"])),
+            out = self._record_one(
+                conn, tenant_id, verdict, review_text=text, sha256=text_sha256(text), size=len(text.encode("utf-8")),
+                surface=surface, reach=reach, source_ref=source_ref, idempotency_key=idempotency_key, job_id=job_id,
             )  # fmt: skip
             results.append(out)
         return results
+
+    def _record_one(
+        self,
+        conn: psycopg.Connection,
+        tenant_id: str,
+        verdict: Verdict,
+        *,
+        review_text: str,
+        sha256: str,
+        size: int,
+        surface: str,
+        reach: int,
+        source_ref: str | None,
+        idempotency_key: str | None,
+        job_id: str | None = None,
+        media: tuple[bytes, str] | None = None,
+    ) -> dict[str, Any]:
+        """Write one decision (content hash and size, never the content) and, where the policy's action is a
+        review action, its review item with ``review_text``. ``media`` = (bytes, media type) of an image: stored
+        in ``cm_media`` only when the item goes to review, because the reviewer must see it."""
+        out = {"id": str(uuid.uuid4()), **verdict_out(verdict), "review_item_id": None}
+        if verdict.action in self.settings.review_actions:
+            if media is not None:
+                conn.execute(
+                    "INSERT INTO cm_media (tenant_id, sha256, media_type, data) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (tenant_id, sha256) DO NOTHING",
+                    (tenant_id, sha256, media[1], media[0]),
+                )
+            out["review_item_id"] = self.review.enqueue(
+                tenant_id, review_text, verdict, severity=self.severity(tenant_id, verdict, surface), reach=reach,
+                source_ref=source_ref, media_sha256=sha256 if media is not None else None, conn=conn,
+            )  # fmt: skip
+        flagged = {c: v for c, v in out["categories"].items() if v["action"] != "allow"}
+        conn.execute(
+            "INSERT INTO cm_decisions (id, tenant_id, text_sha256, text_bytes, action, categories, policy_version, "
+            "surface, source_ref, idempotency_key, job_id, review_item_id, tiers_run, timings_ms) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (out["id"], tenant_id, sha256, size, verdict.action, Jsonb(flagged), verdict.policy_version, surface,
+             source_ref, idempotency_key, job_id, out["review_item_id"], verdict.tiers_run, Jsonb(out["timings_ms"])),
+        )  # fmt: skip
+        return out
+
+    # -- images ----------------------------------------------------------------------------------------
+
+    def moderate_image(
+        self,
+        data: bytes,
+        filename: str | None,
+        tenant_id: str,
+        surface: str = "default",
+        *,
+        idempotency_key: str | None = None,
+        source_ref: str | None = None,
+        reach: int = 1,
+    ) -> tuple[dict[str, Any], bool]:
+        """Moderate one uploaded image (NSFW detector + OCR through the tenant's text cascade); returns
+        ``(response, replayed)``.
+
+        The decision row records the image's SHA-256 and size in ``text_sha256``/``text_bytes``, like a text.
+        The image bytes themselves are stored (``cm_media``) **only** when the decision goes to human review: a
+        reviewer has to see them; every other image leaves only its hash behind. The review item's text is what
+        OCR read (or :data:`NO_TEXT_READ`). Raises :class:`ImageInputError` (bad input: nothing runs or is
+        stored) and :class:`IdempotencyConflict` (same key, different image or fields)."""
+        if len(data) > self.settings.max_image_bytes:  # the API checks while reading; direct callers too
+            raise ImageInputError(
+                "too_large", f"the file is {len(data):,} bytes; the limit is {self.settings.max_image_bytes:,} bytes"
+            )
+        image_sha = hashlib.sha256(data).hexdigest()
+        req_hash = None
+        if idempotency_key:
+            req_hash = request_sha256("image", image=image_sha, surface=surface, reach=reach, ref=source_ref)
+            stored = self._stored_response(tenant_id, idempotency_key, req_hash)
+            if stored is not None:
+                return stored, True
+        verdict = run_image_moderation(
+            data, self.cascade(tenant_id), surface, settings=self.moderation, filename=filename,
+            limits=ImageLimits(max_bytes=self.settings.max_image_bytes),
+        )  # fmt: skip
+        try:
+            with self._conn() as conn, conn.transaction():
+                result = self._record_one(
+                    conn, tenant_id, verdict, review_text=verdict.ocr_text.strip() or NO_TEXT_READ,
+                    sha256=verdict.image_sha256, size=len(data), surface=surface, reach=reach, source_ref=source_ref,
+                    idempotency_key=idempotency_key, media=(data, verdict.media_type),
+                )  # fmt: skip
+                response = {
+                    "policy_version": verdict.policy_version, "surface": surface, "results": [result],
+                    "ocr_text": verdict.ocr_text, "image_sha256": verdict.image_sha256, "width": verdict.width,
+                    "height": verdict.height, "media_type": verdict.media_type, "warnings": list(verdict.warnings),
+                }  # fmt: skip
+                if idempotency_key and not self._claim_key(conn, tenant_id, idempotency_key, "moderate", req_hash,
+                                                           response):  # fmt: skip
+                    raise _Replay
+        except _Replay:
+            stored = self._stored_response(tenant_id, idempotency_key, req_hash)  # type: ignore[arg-type]
+            assert stored is not None
+            return stored, True
+        return response, False
+
+    def review_media(self, tenant_id: str, item_id: str) -> tuple[bytes, str]:
+        """The image of a review item: ``(bytes, media type)``; :class:`MediaNotFound` when it has none."""
+        item = self.review.get(tenant_id, _uuid(item_id, ItemNotFound))
+        if not item.get("media_sha256"):
+            raise MediaNotFound(f"review item {item_id} is a text, it has no media")
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT data, media_type FROM cm_media WHERE tenant_id = %s AND sha256 = %s",
+                (tenant_id, item["media_sha256"]),
+            ).fetchone()
+        if row is None:
+            raise MediaNotFound(f"the image of review item {item_id} is no longer stored")
+        return bytes(row[0]), row[1]
 
     # -- idempotency -----------------------------------------------------------------------------------
 

@@ -30,6 +30,12 @@ class ContentModerationSettings(BaseSettings):
         description="UTF-8 bytes per text; longer texts are refused with 413 (tier-1 models slow down linearly, "
         "and a 1 MB 'comment' is an attack or a file, not a message)",
     )
+    max_image_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description="bytes per uploaded image (POST /moderate/image), checked while reading the upload (413): "
+        "decoding, NSFW detection and OCR all scale with it, and an image is kept only when it goes to review",
+    )
     max_batch_texts: int = Field(default=100, ge=1, description="texts per synchronous POST /moderate")
     max_job_texts: int = Field(default=1000, ge=1, description="texts per asynchronous job (POST /jobs)")
     job_batch_size: int = Field(default=32, ge=1, description="texts the job worker moderates per cascade call")
