@@ -38,13 +38,12 @@ def load_demo_data(ctx: ServiceContext, settings: ContentModerationSettings | No
             )  # fmt: skip
             decisions[post.ref] = out["results"][0]
             counts[out["results"][0]["action"]] = counts.get(out["results"][0]["action"], 0) + 1
-        if hasattr(service, "moderate_image"):
-            for image in DEMO_IMAGES:
-                out, _ = service.moderate_image(
-                    render_image(image.filename), image.filename, TENANT, idempotency_key=f"demo-{image.ref}",
-                    source_ref=image.ref, reach=image.reach,
-                )  # fmt: skip
-                counts[out["results"][0]["action"]] = counts.get(out["results"][0]["action"], 0) + 1
+        for image in DEMO_IMAGES:
+            out, _ = service.moderate_image(
+                render_image(image.filename), image.filename, TENANT, idempotency_key=f"demo-{image.ref}",
+                source_ref=image.ref, reach=image.reach,
+            )  # fmt: skip
+            counts[out["results"][0]["action"]] = counts.get(out["results"][0]["action"], 0) + 1
         reviewers_morning(service, decisions)
     finally:
         service.queue.close()

@@ -82,17 +82,6 @@ _PRIORITY = (
 )
 
 
-def evidence_dict(e: Any) -> dict[str, Any]:
-    """One evidence span as JSON; image evidence (``ImageEvidence``) adds its ``source`` and ``box`` so a reviewer
-    can find the region or OCR line in the image."""
-    out = {"start": e.start, "end": e.end, "text": e.text, "why": e.why}
-    source = getattr(e, "source", None)
-    if source is not None:
-        out["source"] = source
-        out["box"] = list(e.box) if getattr(e, "box", None) is not None else None
-    return out
-
-
 class ReviewError(Exception):
     pass
 
@@ -143,14 +132,7 @@ class ReviewQueue:
         review item atomically), else in its own. ``media_sha256`` marks an image item (``text`` is then what
         OCR read from it); the caller stores the bytes."""
         categories = {
-            c: {
-                "score": v.score,
-                "action": v.action,
-                "detectors": dict(v.detectors),
-                "evidence": [evidence_dict(e) for e in v.evidence],
-            }
-            for c, v in verdict.categories.items()
-            if v.action != "allow"
+            c: v.as_dict() for c, v in verdict.categories.items() if v.action != "allow"
         }  # the reviewer sees what fired and where, not only a score
         fields = {
             "tenant_id": tenant_id, "source_ref": source_ref, "text": text, "surface": verdict.surface,

@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 
 from projects.content_moderation import webhooks
 from projects.content_moderation.inputs import TextInputError, validate_texts
-from projects.content_moderation.review import ItemNotFound, ReviewConflict, ReviewQueue, evidence_dict
+from projects.content_moderation.review import ItemNotFound, ReviewConflict, ReviewQueue
 from projects.content_moderation.schema import ensure_schema
 from projects.content_moderation.settings import ContentModerationSettings, Tiers
 from shared.db import connection
@@ -109,19 +109,12 @@ def request_sha256(kind: str, **fields: Any) -> str:
 
 
 def verdict_out(verdict: Verdict) -> dict[str, Any]:
-    """A verdict as JSON: every category's score and action; detectors and evidence where something fired."""
+    """A verdict as the API's result: every category's score and action; detectors and evidence where something
+    fired (image evidence adds its ``source`` and ``box``)."""
     return {
         "action": verdict.action,
         "flagged": verdict.flagged,
-        "categories": {
-            c: {
-                "score": v.score,
-                "action": v.action,
-                "detectors": v.detectors,
-                "evidence": [evidence_dict(e) for e in v.evidence],
-            }
-            for c, v in verdict.categories.items()
-        },
+        "categories": {c: v.as_dict() for c, v in verdict.categories.items()},
         "tiers_run": verdict.tiers_run,
         "timings_ms": {k: round(t, 3) for k, t in verdict.timings_ms.items()},
     }
@@ -151,7 +144,6 @@ class ModerationService:
         self._lock = threading.Lock()
         self.queue = JobQueue(url)
         self.queue.task(JOB_TASK, queue=settings.job_queue, max_attempts=1)(self.run_job)
-        self._worker: threading.Thread | None = None
 
     # -- policy and cascade ----------------------------------------------------------------------------
 
@@ -614,21 +606,15 @@ class ModerationService:
 
     def start_inline_worker(self) -> None:
         """With ``inline_worker`` a daemon thread runs the queue in this process (single-machine setups)."""
-        if self._worker is not None or not self.settings.inline_worker:
-            return
-        self._worker = threading.Thread(target=self.run_worker, args=("cm-inline",), daemon=True)
-        self._worker.start()
+        if self.settings.inline_worker:
+            self.queue.serve_in_thread(self.settings.job_queue, "cm-inline")
 
     def run_worker(self, name: str) -> list[int]:
-        requeued = self.queue.requeue_stalled(self.settings.job_queue)
-        if requeued:
-            log.info("requeued %d stalled moderation job(s): %s", len(requeued), requeued)
-        self.queue.run_worker(queues=[self.settings.job_queue], wait=True, name=name)
-        return requeued
+        return self.queue.serve(self.settings.job_queue, name)
 
     def drain(self) -> None:
-        """Run queued jobs to completion in this thread (tests, scripts)."""
-        self.queue.run_worker(queues=[self.settings.job_queue], wait=False, concurrency=1)
+        """Run queued jobs to completion in this thread (tests, scripts, the demo loader)."""
+        self.queue.drain(self.settings.job_queue)
 
     @contextmanager
     def _conn(self, row_factory: Any = tuple_row) -> Iterator[psycopg.Connection]:

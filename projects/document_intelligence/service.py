@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -93,7 +92,6 @@ class DocumentService:
         from projects.document_intelligence.qa import DocumentQA
 
         self.qa = DocumentQA(url, embedder, chat_model, settings)
-        self._worker: threading.Thread | None = None
 
     # -- upload ----------------------------------------------------------------------------------------
 
@@ -393,27 +391,16 @@ class DocumentService:
     # -- workers ---------------------------------------------------------------------------------------
 
     def start_inline_worker(self) -> None:
-        """With ``inline_worker`` a daemon thread runs the queue in this process (single-machine setups).
-
-        Jobs left ``running`` by a process that died are put back first, so a restart resumes them.
-        """
-        if self._worker is not None or not self.settings.inline_worker:
-            return
-        self._worker = threading.Thread(target=self.run_worker, args=("docint-inline",), daemon=True)
-        self._worker.start()
+        """With ``inline_worker`` a daemon thread runs the queue in this process (single-machine setups)."""
+        if self.settings.inline_worker:
+            self.queue.serve_in_thread(self.settings.job_queue, "docint-inline")
 
     def run_worker(self, name: str) -> list[int]:
-        """Serve the queue until stopped, after putting back jobs whose worker died (they resume where they
-        stopped). Returns the requeued job ids once the worker stops."""
-        requeued = self.queue.requeue_stalled(self.settings.job_queue)
-        if requeued:
-            log.info("requeued %d stalled document job(s): %s", len(requeued), requeued)
-        self.queue.run_worker(queues=[self.settings.job_queue], wait=True, name=name)
-        return requeued
+        return self.queue.serve(self.settings.job_queue, name)
 
     def drain(self) -> None:
-        """Run queued jobs in this thread until none is left (tests, CLIs, the demo loader)."""
-        self.queue.run_worker(queues=[self.settings.job_queue], wait=False, concurrency=1)
+        """Run queued jobs to completion in this thread (tests, scripts, the demo loader)."""
+        self.queue.drain(self.settings.job_queue)
 
 
 def _page_lines(page: Page) -> dict[str, Any]:

@@ -16,7 +16,6 @@ import dataclasses
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -156,7 +155,6 @@ class MultimodalService:
         )
         self.queue = JobQueue(url)
         self.queue.task(IMPORT_TASK, queue=settings.job_queue, max_attempts=1)(self.run_import)
-        self._worker: threading.Thread | None = None
 
     @property
     def model(self) -> str:
@@ -813,21 +811,15 @@ class MultimodalService:
 
     def start_inline_worker(self) -> None:
         """With ``inline_worker`` a daemon thread runs the queue in this process (single-machine setups)."""
-        if self._worker is not None or not self.settings.inline_worker:
-            return
-        self._worker = threading.Thread(target=self.run_worker, args=("mms-inline",), daemon=True)
-        self._worker.start()
+        if self.settings.inline_worker:
+            self.queue.serve_in_thread(self.settings.job_queue, "mms-inline")
 
     def run_worker(self, name: str) -> list[int]:
-        requeued = self.queue.requeue_stalled(self.settings.job_queue)
-        if requeued:
-            log.info("requeued %d stalled import job(s): %s", len(requeued), requeued)
-        self.queue.run_worker(queues=[self.settings.job_queue], wait=True, name=name)
-        return requeued
+        return self.queue.serve(self.settings.job_queue, name)
 
     def drain(self) -> None:
-        """Run queued jobs to completion in this thread (tests, scripts)."""
-        self.queue.run_worker(queues=[self.settings.job_queue], wait=False, concurrency=1)
+        """Run queued jobs to completion in this thread (tests, scripts, the demo loader)."""
+        self.queue.drain(self.settings.job_queue)
 
     @contextmanager
     def _conn(self, row_factory: Any = tuple_row) -> Iterator[psycopg.Connection]:

@@ -80,22 +80,7 @@ def describe(categories: Sequence[CategoryVerdict], policy_version: str, max_evi
 
 def verdict_metadata(verdict: Verdict) -> dict[str, Any]:
     """The verdict as plain JSON-able data (guardrails keeps metadata in its history and may serialise it)."""
-    return {
-        "action": verdict.action,
-        "policy_version": verdict.policy_version,
-        "surface": verdict.surface,
-        "tiers_run": list(verdict.tiers_run),
-        "timings_ms": dict(verdict.timings_ms),
-        "categories": {
-            name: {
-                "score": c.score,
-                "action": c.action,
-                "detectors": dict(c.detectors),
-                "evidence": [{"start": e.start, "end": e.end, "text": e.text, "why": e.why} for e in c.evidence],
-            }
-            for name, c in verdict.categories.items()
-        },
-    }
+    return verdict.as_dict()
 
 
 def verdict_from_metadata(meta: dict[str, Any]) -> Verdict:

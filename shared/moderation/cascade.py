@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.moderation.policy import ACTION_ORDER, Action, Policy
 from shared.moderation.signals import CATEGORIES, Detector, Evidence, NormalizedText, Signal
@@ -40,6 +41,14 @@ class CategoryVerdict:
     action: Action
     detectors: dict[str, float] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "action": self.action,
+            "detectors": dict(self.detectors),
+            "evidence": [e.as_dict() for e in self.evidence],
+        }
 
 
 @dataclass
@@ -57,6 +66,17 @@ class Verdict:
 
     def score(self, category: str) -> float:
         return self.categories[category].score
+
+    def as_dict(self) -> dict[str, Any]:
+        """The verdict as plain JSON-able data (API responses, review items, guardrails metadata)."""
+        return {
+            "action": self.action,
+            "policy_version": self.policy_version,
+            "surface": self.surface,
+            "tiers_run": list(self.tiers_run),
+            "timings_ms": dict(self.timings_ms),
+            "categories": {name: c.as_dict() for name, c in self.categories.items()},
+        }
 
 
 class Cascade:

@@ -6,8 +6,8 @@ spacing) but report evidence as spans of the *original* text, so a reviewer sees
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 CATEGORIES: tuple[str, ...] = (
     "hate",
@@ -53,6 +53,10 @@ class Evidence:
     end: int
     text: str
     why: str  # e.g. "keyword 'kill yourself'", "PII: EMAIL_ADDRESS", "nearest example: ..."
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able, with the fields of subclasses (image evidence adds its source and box)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ class JobQueue:
         self._specs: dict[str, _TaskSpec] = {}
         self._client: App | None = None
         self._lock = threading.Lock()
+        self._inline: threading.Thread | None = None
 
     # -- registration -----------------------------------------------------------------------------------
 
@@ -287,6 +288,27 @@ class JobQueue:
             fetch_job_polling_interval=0.5 if not wait else 5.0,
         )
         self.queue_depth()
+
+    def serve(self, queue: str, name: str | None = None) -> list[int]:
+        """Work ``queue`` until stopped (a worker process's main loop), after putting back the jobs whose worker
+        died: they resume where they stopped. Returns the requeued job ids once the worker stops."""
+        requeued = self.requeue_stalled(queue)
+        if requeued:
+            log.info("requeued %d stalled job(s) on queue %r: %s", len(requeued), queue, requeued)
+        self.run_worker(queues=[queue], wait=True, name=name)
+        return requeued
+
+    def serve_in_thread(self, queue: str, name: str) -> None:
+        """Serve ``queue`` from a daemon thread of this process (single-machine setups; once per JobQueue)."""
+        with self._lock:
+            if self._inline is not None:
+                return
+            self._inline = threading.Thread(target=self.serve, args=(queue, name), daemon=True, name=name)
+        self._inline.start()
+
+    def drain(self, queue: str) -> None:
+        """Run the queued jobs of ``queue`` in this thread until none is left (tests, CLIs, demo loaders)."""
+        self.run_worker(queues=[queue], wait=False, concurrency=1)
 
     # -- bookkeeping ------------------------------------------------------------------------------------
 
