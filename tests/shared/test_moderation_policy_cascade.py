@@ -94,3 +94,11 @@ def test_empty_and_nothing_found() -> None:
     verdicts = Cascade([Fixed("keywords", 0, {})], load_policy(), plain).moderate(["", "🙂🙂"])
     assert [v.action for v in verdicts] == ["allow", "allow"]
     assert all(v.categories[c].score == 0.0 for v in verdicts for c in CATEGORIES)
+
+
+def test_every_shipped_policy_loads_with_a_description_per_category() -> None:
+    names = sorted(p.stem for p in POLICY_DIR.glob("*.yaml"))
+    assert {"default", "youth"} <= set(names)
+    for name in names:
+        policy = load_policy(name)
+        assert policy.name == name and all(rule.description for rule in policy.categories.values()), name

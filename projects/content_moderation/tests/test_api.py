@@ -241,3 +241,30 @@ def test_standalone_app_serves_health_metrics_and_ready(database_url: str, servi
         assert c.get("/health").status_code == 200
         assert c.get("/ready").status_code == 200  # the service fixture created the tables
         assert "http_requests_total" in c.get("/metrics").text
+
+
+def test_tenants_get_their_own_policy(database_url: str, settings) -> None:
+    """The same text under two tenants' policies: the youth policy reviews a child's phone number that the
+    default policy only flags, and each decision records the policy that made it."""
+    from projects.content_moderation.api import create_router
+    from shared.api.app import create_app
+    from shared.api.context import ServiceContext
+    from shared.moderation.policy import load_policy
+
+    settings = settings.model_copy(update={"tenant_policies": {"school": "youth"}})
+    svc = ModerationService(database_url, settings)
+    app = create_app("cm-policy", routers=[(PREFIX, create_router(ServiceContext(database_url=database_url), settings,
+                                                                  service=svc))])  # fmt: skip
+    text = {"text": "I am 12, text me on 0176 5550 1234 or mail lily.m@example.com after school!"}
+    try:
+        with TestClient(app) as c:
+            adult = moderate(c, text).json()
+            school = moderate(c, text, **{"X-Tenant-Id": "school"}).json()
+            assert c.get(f"{PREFIX}/policy", headers=headers(tenant="school")).json()["name"] == "youth"
+    finally:
+        svc.queue.close()
+    assert adult["policy_version"] == load_policy("default").version_id
+    assert school["policy_version"] == load_policy("youth").version_id
+    assert adult["results"][0]["categories"]["pii"]["action"] == "flag"
+    assert school["results"][0]["categories"]["pii"]["action"] == "review"
+    assert school["results"][0]["review_item_id"] and not adult["results"][0]["review_item_id"]
