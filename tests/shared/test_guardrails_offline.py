@@ -28,3 +28,23 @@ def test_ensure_offline_writes_guardrailsrc(
     monkeypatch.undo()
     offline._done = False
     offline.ensure_offline()  # restore the process-wide settings from the real home
+
+
+def test_importing_guardrails_does_not_download_nltk_data() -> None:
+    """guardrails-ai calls nltk.download("punkt") at import; ensure_offline must keep that off the network."""
+    import subprocess
+    import sys
+
+    code = (
+        "import nltk\n"
+        "calls = []\n"
+        "nltk.download = lambda *a, **k: calls.append(a)\n"
+        "from shared.guardrails.offline import ensure_offline\n"
+        "ensure_offline()\n"
+        "import guardrails, guardrails.utils.docs_utils\n"
+        "print('downloads', len(calls))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "downloads 0" in out.stdout and "Error loading punkt" not in out.stderr

@@ -70,7 +70,7 @@ def category_rows(categories: dict[str, Any], only_flagged: bool = False) -> lis
         {
             "category": name,
             "score": round(c["score"], 3),
-            "action": f"{ACTION_ICON.get(c['action'], '')} {c['action']}",
+            "action": c["action"],
             "detectors": ", ".join(f"{d} {s:.2f}" for d, s in sorted(c.get("detectors", {}).items())),
             "why": "; ".join(e["why"] for e in c.get("evidence", []))[:200],
         }
@@ -203,7 +203,7 @@ def appeals_view() -> None:
         return
     st.dataframe(
         [
-            {"decision": d["id"], "action": f"{ACTION_ICON[d['action']]} {d['action']}",
+            {"decision": d["id"], "action": d["action"],
              "categories": ", ".join(d["categories"]), "source": d["source_ref"] or "", "when": d["created_at"][:19]}
             for d in decisions
         ],
