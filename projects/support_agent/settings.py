@@ -1,0 +1,53 @@
+"""Support-agent configuration (environment prefix ``SUPPORT__``, e.g. ``SUPPORT__MAX_MESSAGE_CHARS=2000``).
+
+Model ids and URLs live in ``shared.settings``; this section holds what only the support agent has. Each limit
+says what it protects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SupportSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT__", env_file=".env", extra="ignore", env_file_encoding="utf-8"
+    )
+
+    # -- sessions: input limits, turn budget, concurrency ------------------------------------------------
+    max_message_chars: int = Field(
+        default=4000,
+        ge=1,
+        description="characters per message; longer ones are refused before anything is stored (a chat turn is "
+        "not a document, and every message is PII-scanned and re-read by the model on each later turn)",
+    )
+    max_messages_per_session: int = Field(
+        default=2000, ge=1, description="messages one session may hold; the next append is refused (TooManyMessages)"
+    )
+    max_turns_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="bot turns one session may start per minute (fixed window): a client flooding one "
+        "conversation gets TooManyMessages instead of tying up the model",
+    )
+    turn_lock_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a turn waits for another turn of the same session to finish before SessionBusy",
+    )
+    max_concurrent_turns: int = Field(
+        default=32,
+        ge=1,
+        description="turns in flight per process: each holds one database connection for its advisory lock",
+    )
+    mask_pii: bool = Field(
+        default=True, description="fill sa_messages.content_masked / trace payloads with Presidio-redacted text"
+    )
+
+
+@lru_cache
+def get_support_settings() -> SupportSettings:
+    return SupportSettings()
