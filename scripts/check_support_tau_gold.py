@@ -25,7 +25,6 @@ from projects.support_agent.tools import ToolCall, from_tau
 from shared.db import close_pools, start_embedded, stop_embedded, with_dbname
 
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--tau-bench", type=Path, default=Path("/work/shared/data/customer-support/tau-bench/retail"))
