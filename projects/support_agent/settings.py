@@ -47,6 +47,20 @@ class SupportSettings(BaseSettings):
         default=True, description="fill sa_messages.content_masked / trace payloads with Presidio-redacted text"
     )
 
+    # -- policy (enforced in projects/support_agent/policy.py) ------------------------------------------
+    return_window_days: int = Field(
+        default=30,
+        ge=0,
+        description="returns/exchanges only within this many days of delivery, when the delivery date is known "
+        "(τ-bench rows have none, so their window is not checked)",
+    )
+    confirmation_ttl_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="a proposed write (PendingAction) older than this cannot be confirmed: a 'yes' an hour later "
+        "is not consent to what was shown an hour ago",
+    )
+
 
 @lru_cache
 def get_support_settings() -> SupportSettings:

@@ -1,0 +1,78 @@
+"""Replay the gold actions of τ-bench retail tasks through the support agent's policy + tool layer.
+
+Measures that the tool layer accepts every gold action: each task starts from a fresh copy of the imported
+τ-bench data, verifies the task's customer (by e-mail, as the wiki requires), then runs each gold action through
+``Policy.execute`` exactly as the agent would: a proposal (``confirmed=False``), then the confirmation.
+
+    PYTHONPATH=$PWD python scripts/check_support_tau_gold.py \
+        --tau-bench ../shared/data/customer-support/tau-bench/retail --tasks .../tasks_dev.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from projects.support_agent.policy import Policy, PolicyRefusal, SessionState
+from projects.support_agent.retailer import clone_database, drop_database, load_tau_bench, read_tau_bench, snapshot
+from projects.support_agent.tools import ToolCall, from_tau
+from shared.db import close_pools, start_embedded, stop_embedded, with_dbname
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("--tau-bench", type=Path, default=Path("/work/shared/data/customer-support/tau-bench/retail"))
+    parser.add_argument("--tasks", type=Path, default=None, help="default: DIR/tasks_dev.json")
+    args = parser.parse_args()
+    tasks = json.loads((args.tasks or args.tau_bench / "tasks_dev.json").read_text())
+    emails = {uid: u["email"] for uid, u in read_tau_bench(args.tau_bench)["users"].items()}
+
+    root = Path(tempfile.mkdtemp(prefix="sa-gold-"))
+    admin = start_embedded(root / "data", cleanup_mode="delete")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "sa_tau_template"')
+    template = with_dbname(admin, "sa_tau_template")
+    t0 = time.perf_counter()
+    counts = load_tau_bench(template, args.tau_bench)
+    print(f"imported {counts} in {time.perf_counter() - t0:.1f}s")
+
+    n_actions = ok_actions = ok_tasks = changed = 0
+    failures = []
+    for index, task in enumerate(tasks):
+        url = clone_database(admin, template)
+        try:
+            policy = Policy(url)
+            state = SessionState(session_id=f"gold-{index}", actor="gold")
+            policy.execute(ToolCall(name="find_customer_by_email", arguments={"email": emails[task["user_id"]]}), state)
+            before = snapshot(url)
+            task_ok = True
+            for action in task["actions"]:
+                n_actions += 1
+                call = from_tau(action["name"], action["kwargs"])
+                try:
+                    outcome = policy.execute(call, state, confirmed=False)
+                    if outcome.status == "needs_confirmation":
+                        policy.execute(call, state, confirmed=True)
+                    ok_actions += 1
+                except PolicyRefusal as refusal:
+                    task_ok = False
+                    failures.append({"task": index, "action": action, "code": refusal.code, "message": refusal.message})
+            ok_tasks += task_ok
+            changed += snapshot(url) != before
+        finally:
+            close_pools()
+            drop_database(url, admin)
+    stop_embedded()
+    print(json.dumps({"tasks": len(tasks), "tasks_all_actions_ok": ok_tasks, "actions": n_actions,
+                      "actions_ok": ok_actions, "tasks_with_state_change": changed, "failures": failures}, indent=1))
+    return 0 if ok_actions == n_actions else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
