@@ -108,6 +108,9 @@ TEMPLATES: dict[str, list[str]] = {
         "wrong address on my order, it should go to {a}", "Can I add another {i} to {o} before it ships?",
         "Please update {o}: deliver to {a}.", "I'd like to modify my order, the {i} should be {v}.",
         "Remove the {i} from {o} but keep the rest.", "use {p} for {o} please, the other card expired",
+        "I need {o} delivered somewhere else.", "deliver {o} to another address please",
+        "The address on my pending order is wrong, can you fix it?", "Can I change which card pays for {o}?",
+        "I'd like to change the delivery address for the {i} I just ordered.",
     ],
     "return_item": [
         "I want to return the {i}.", "How do I return {o}?", "The {i} arrived damaged, I'd like to send it back.",
@@ -183,7 +186,8 @@ TEMPLATES: dict[str, list[str]] = {
         "Yes, that's right, please continue.", "ok go for it", "Correct", "Absolutely, please do.", "yes confirmed",
     ],
     "deny": [
-        "No", "no thanks", "Don't do that.", "No, stop.", "Please don't proceed.", "nope", "Cancel that, don't go ahead.",
+        "No", "no thanks", "Don't do that.", "No, stop.", "Please don't proceed.", "nope",
+        "Cancel that, don't go ahead.",
         "No, I don't want that.", "not now", "Hold on, don't do anything yet.", "I don't agree, do not continue.",
     ],
     "off_topic": [

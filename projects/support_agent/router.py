@@ -37,6 +37,7 @@ from shared.serving.base import Embedder
 log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
+HEAD_FORMAT = 2  # bump when FittedHead changes: the cache key includes it, so old pickles are never loaded
 Method = Literal["lr", "knn"]
 
 
@@ -56,6 +57,12 @@ class RouterSettings(BaseSettings):
     knn_k: int = Field(default=10, ge=1, description="neighbours in the k-NN vote")
     knn_temperature: float = Field(default=0.05, gt=0, description="softness of the similarity weights")
     knn_s0: float = Field(default=0.35, description="cosine of the 'nothing similar' pseudo-neighbour")
+    familiar_low: float = Field(
+        default=0.30,
+        description="nearest-example cosine at or below which confidence is 0: the head has seen nothing like the "
+        "message (gibberish, other languages), and a softmax is confident about anything",
+    )
+    familiar_high: float = Field(default=0.45, description="nearest-example cosine from which confidence is unscaled")
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class FittedHead:
     coef: np.ndarray | None = None  # lr: (C, dim)
     intercept: np.ndarray | None = None  # lr: (C,)
     temperature: float = 1.0  # lr: softmax temperature
-    train_emb: np.ndarray | None = None  # knn: (n, dim)
+    train_emb: np.ndarray | None = None  # (n, dim): k-NN votes, and the familiarity gate of both heads
     train_y: np.ndarray | None = None  # knn: (n,) class index
     platt: tuple[float, float] = (1.0, 0.0)  # knn: confidence = sigmoid(a * vote + b)
     meta: dict = field(default_factory=dict)
@@ -138,7 +145,9 @@ def _fit_lr(emb: np.ndarray, y: np.ndarray, classes: list[str], s: RouterSetting
             oof[np.ix_(te, m.classes_)] = m.decision_function(emb[te])
             oof[np.ix_(te, np.setdiff1d(np.arange(len(classes)), m.classes_))] = -1e9
         temperature = _fit_temperature(oof, y)
-    return FittedHead("lr", classes, s.model_dump(), coef=clf.coef_, intercept=clf.intercept_, temperature=temperature)
+    return FittedHead(
+        "lr", classes, s.model_dump(), coef=clf.coef_, intercept=clf.intercept_, temperature=temperature, train_emb=emb
+    )
 
 
 def _fit_knn(emb: np.ndarray, y: np.ndarray, classes: list[str], s: RouterSettings) -> FittedHead:
@@ -186,9 +195,9 @@ class IntentRouter:
     def _key(self, texts: Sequence[str], labels: Sequence[str]) -> str:
         import sklearn
 
-        params = self.settings.model_dump(exclude={"threshold"})  # the threshold does not change the fit
+        params = self.settings.model_dump(exclude={"threshold", "familiar_low", "familiar_high"})  # not part of the fit
         e = self.embedder
-        head = json.dumps([params, e.backend, e.model, e.dim, sklearn.__version__], sort_keys=True)
+        head = json.dumps([HEAD_FORMAT, params, e.backend, e.model, e.dim, sklearn.__version__], sort_keys=True)
         return content_key([head, *(f"{t}\x00{lbl}" for t, lbl in zip(texts, labels, strict=True))])
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> IntentRouter:
@@ -212,23 +221,32 @@ class IntentRouter:
             return head
 
         with self._lock:
-            head, built = load_or_build(path, build, valid=lambda h: isinstance(h, FittedHead) and h.meta.get("key") == key)
+            head, built = load_or_build(
+                path, build, valid=lambda h: isinstance(h, FittedHead) and h.meta.get("key") == key
+            )
             self.head, self.cache_path, self.loaded_from_cache = head, path, not built
         log.info("intent router %s: %s (%d intents)", "fitted" if built else "loaded", path.name, len(head.classes))
         return self
 
     def probabilities(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(scores (n, C) used for ranking and margin, calibrated confidence of the top class (n,))."""
-        h = self.head
+        """(scores (n, C) used for ranking and margin, calibrated confidence of the top class (n,)).
+
+        The confidence is scaled by a familiarity gate on the nearest training example's cosine: calibration is
+        fitted on messages like the training data, so it says nothing about a message unlike all of them.
+        """
+        h, s = self.head, self.settings
         if h is None:
             raise RuntimeError("IntentRouter.fit() first")
         if h.method == "lr":
-            p = _softmax((emb @ h.coef.T + h.intercept) / h.temperature)
-            return p, p.max(axis=1)
-        s = self.settings
-        votes = _knn_votes(emb, h.train_emb, h.train_y, len(h.classes), s.knn_k, s.knn_temperature, s.knn_s0)
-        a, b = h.platt
-        return votes, 1.0 / (1.0 + np.exp(-(a * votes.max(axis=1) + b)))
+            scores = _softmax((emb @ h.coef.T + h.intercept) / h.temperature)
+            conf = scores.max(axis=1)
+        else:
+            scores = _knn_votes(emb, h.train_emb, h.train_y, len(h.classes), s.knn_k, s.knn_temperature, s.knn_s0)
+            a, b = h.platt
+            conf = 1.0 / (1.0 + np.exp(-(a * scores.max(axis=1) + b)))
+        nearest = (emb @ h.train_emb.T).max(axis=1)
+        span_ = max(s.familiar_high - s.familiar_low, 1e-6)
+        return scores, conf * np.clip((nearest - s.familiar_low) / span_, 0.0, 1.0)
 
     def predict(self, texts: Sequence[str]) -> list[IntentPrediction]:
         """One prediction per text; empty texts are UNKNOWN with confidence 0 (nothing to route on)."""
