@@ -69,8 +69,19 @@ def main() -> int:
             close_pools()
             drop_database(url, admin)
     stop_embedded()
-    print(json.dumps({"tasks": len(tasks), "tasks_all_actions_ok": ok_tasks, "actions": n_actions,
-                      "actions_ok": ok_actions, "tasks_with_state_change": changed, "failures": failures}, indent=1))
+    print(
+        json.dumps(
+            {
+                "tasks": len(tasks),
+                "tasks_all_actions_ok": ok_tasks,
+                "actions": n_actions,
+                "actions_ok": ok_actions,
+                "tasks_with_state_change": changed,
+                "failures": failures,
+            },
+            indent=1,
+        )
+    )
     return 0 if ok_actions == n_actions else 1
 
 
