@@ -199,25 +199,17 @@ def train_injection_model() -> InjectionModel:
 @cache
 def injection_model() -> InjectionModel:
     """Load the cached classifier if it matches the corpus and scikit-learn version; otherwise train and cache it."""
-    import joblib
     import sklearn
 
-    path = injection_cache_path()
+    from shared.artifacts import load_or_build
+
     with _lock:
         expected = corpus_hash()
-        if path.exists():
-            try:
-                model = joblib.load(path)
-                if model.corpus_sha256 == expected and model.sklearn_version == sklearn.__version__:
-                    return model
-                log.info("injection model cache is stale (corpus or scikit-learn changed); retraining")
-            except Exception as exc:  # corrupt or incompatible pickle: retrain rather than fail the rail
-                log.warning("cannot load %s (%s); retraining", path, exc)
-        model = train_injection_model()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        joblib.dump(model, tmp)
-        tmp.replace(path)  # atomic: concurrent processes never read a half-written file
+        model, _ = load_or_build(
+            injection_cache_path(),
+            train_injection_model,
+            valid=lambda m: m.corpus_sha256 == expected and m.sklearn_version == sklearn.__version__,
+        )
         return model
 
 
