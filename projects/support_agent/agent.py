@@ -235,14 +235,19 @@ class SupportAgent:
     def _turn(self, turn: _Turn) -> tuple[_Reply, str | None, float | None]:
         from shared.guardrails import check_input
 
-        state, text, counters = turn.state, turn.text, turn.state["counters"]
+        text, counters = turn.text, turn.state["counters"]
         rail = self._timed(turn, "input_rail", check_input, text)
         turn.events.append({"type": "input_rail", "allowed": rail.allowed, "categories": rail.categories})
         harassment = rail.verdict.score("harassment") if rail.verdict is not None else 0.0
         is_negative = X.negative(text) or harassment >= self.settings.negative_sentiment_threshold
         counters["negative"] = counters["negative"] + 1 if is_negative else 0
-        if not rail.allowed:
+        prediction = self._timed(turn, "route", self.router.predict_one, text)
+        if not rail.allowed and _injection_false_positive(rail, prediction):
+            turn.decisions.append({"stage": "input_rail", "decision": "overruled", "why": "benign intent"})
+            turn.events.append({"type": "input_rail_overruled", "intent": prediction.intent})
+        elif not rail.allowed or (prediction.intent == "jailbreak" and prediction.confidence >= 0.8):
             injection = "prompt_injection" in rail.categories or any("Injection" in r for r in rail.reasons)
+            injection = injection or prediction.intent == "jailbreak"
             abusive = any(c in rail.categories for c in ("harassment", "hate", "violence")) or any(
                 "Profanity" in r for r in rail.reasons
             )
@@ -273,7 +278,6 @@ class SupportAgent:
             turn.handoff = ("explicit_request", "the customer asked for a human")
             return _Reply("", reword=False), "talk_to_human", 1.0
 
-        prediction = self._timed(turn, "route", self.router.predict_one, text)
         intent, confidence = prediction.intent, float(prediction.confidence)
         turn.events.append({"type": "route", "intent": intent, "confidence": round(confidence, 3)})
         reply = self._timed(turn, "flow", self._dispatch, turn, prediction)
@@ -284,12 +288,8 @@ class SupportAgent:
         flow = state.get("flow")
         pending = turn.policy_state.pending
         intent = prediction.intent
-        if intent == "talk_to_human":
-            turn.handoff = ("explicit_request", "the customer asked for a human")
-            return _Reply("", reword=False)
-
-        correction = X.is_correction(text) or (intent == "correction" and not X.order_ids(text))
-        if flow and not flow.get("done") and correction:  # before yes/no: "no, the other order" is no "no"
+        active = bool(flow) and not flow.get("done")
+        if active and X.is_correction(text):  # before yes/no: "no, the other order" is no "no"
             return self._correct(turn)
 
         # A pending write: only a plain yes executes it, a plain no drops it.
@@ -308,16 +308,23 @@ class SupportAgent:
                 return _Reply("Okay, I did not make that change. Nothing was changed. What else can I do for you?")
 
         # Does the message answer the flow in progress? Then it continues, whatever the router says.
+        filled = self._fill(turn, flow, use_model=False) if active else []
+        if filled:
+            counters["low_confidence"] = 0
+            return self._advance(turn, flow, filled_now=filled)
+        # the router's "correction" counts only when there is a chosen order to correct
+        if active and intent == "correction" and flow["slots"].get("order_id") and prediction.confidence >= 0.8:
+            return self._correct(turn)
+        if intent == "talk_to_human":
+            turn.handoff = ("explicit_request", "the customer asked for a human")
+            return _Reply("", reword=False)
         if flow and not flow.get("done"):
-            filled = self._fill(turn, flow, use_model=False)
             new_task = intent in FLOWS and intent != flow["intent"] and prediction.confidence >= 0.7
             if not filled and not new_task and flow.get("awaiting") in ("order_id", "identity"):
                 filled = self._fill(turn, flow, use_model=True)  # what the patterns could not read: ask the model
-            if filled or not new_task:
-                if filled or intent not in ("unknown", "off_topic"):
-                    counters["low_confidence"] = 0
-                    turn.policy_state.pending = None if new_task else turn.policy_state.pending
-                    return self._advance(turn, flow, filled_now=filled)
+            if filled or (not new_task and intent not in ("unknown", "off_topic")):
+                counters["low_confidence"] = 0
+                return self._advance(turn, flow, filled_now=filled)
 
         if intent in FLOWS:
             counters["low_confidence"] = 0
@@ -382,9 +389,9 @@ class SupportAgent:
         )
         if "reason" in spec.slots and (r := X.cancel_reason(text)):
             slots["reason"], filled = r, [*filled, "reason"]
-        if order and "item_ids" in spec.slots and not slots.get("item_ids"):
-            if got := X.items(text, order.get("items", [])):
-                slots["item_ids"], filled = got, [*filled, "item_ids"]
+        wants_items = order and "item_ids" in spec.slots and not slots.get("item_ids")
+        if wants_items and (got := X.items(text, order.get("items", []))):
+            slots["item_ids"], filled = got, [*filled, "item_ids"]
         if order and "new_item_ids" in spec.slots and slots.get("item_ids") and not slots.get("new_item_ids"):
             new = self._new_items(turn, order, slots["item_ids"])
             if new:
@@ -497,7 +504,7 @@ class SupportAgent:
         return _Reply(prefix + "Here is the change I can make:", verbatim=outcome.pending.summary)
 
     def _ask(self, turn: _Turn, slot: str, spec: Flow, prefix: str) -> _Reply:
-        known, flow = turn.state["known"], turn.state["flow"]
+        known = turn.state["known"]
         if slot == "order_id":
             return _Reply(prefix + QUESTIONS["order_id"], verbatim=self._order_listing(turn, spec))
         if slot == "item_ids":
@@ -732,6 +739,23 @@ class SupportAgent:
             lines.append(f"Last {item['tool']}: {json.dumps(item['result'], default=str)[:300]}")
         lines.append(f"Last message: {turn.text[:300]}")
         return "\n".join(lines)
+
+
+BENIGN_FOR_RAIL = frozenset({"confirm", "deny", "correction", "greeting", "thanks", "goodbye", *FLOWS})
+
+
+def _injection_false_positive(rail: Any, prediction: Any) -> bool:
+    """The injection classifier alone flags short everyday answers ("no", "I don't need it anymore": 0.85-0.97).
+    When only that classifier failed (moderation, whose prompt_injection tier has its own keyword and model
+    evidence, and the profanity check passed) and the router, which has a ``jailbreak`` class of its own, places
+    the message in a benign intent with confidence >= 0.8, two signals out of three say benign: proceed."""
+    only_classifier = all(r.startswith("InjectionValidator") for r in rail.reasons if not r.startswith("Pii"))
+    return (
+        only_classifier
+        and "prompt_injection" not in rail.categories
+        and prediction.intent in BENIGN_FOR_RAIL
+        and prediction.confidence >= 0.8
+    )
 
 
 _FACT = re.compile(r"#?W\d+|\d+(?:[.,]\d+)?|[A-Za-z]+_[A-Za-z0-9_]+")

@@ -108,7 +108,7 @@ def test_cancel_flow_over_several_turns(shop, router) -> None:
     r1 = agent.respond(sid, "I want to cancel an order")
     assert "verify your identity" in r1.reply and not tool_events(r1)
     r2 = agent.respond(sid, shop["email"])
-    assert r2.state["policy"]["auth"]["customer_id"] == shop["customer"]
+    assert r2.state["policy"]["auth"]["customer_id"] == shop["customer"], (r1.events, r2.reply, r2.events, r2.state)
     assert all(o in r2.reply for o in shop["orders"])  # the pending orders are listed
     r3 = agent.respond(sid, order)
     assert "cancel" in r3.reply and ("mistake" in r3.reply or "needed" in r3.reply)  # asks the reason
@@ -258,3 +258,25 @@ def test_concurrent_messages_on_one_session_serialise(shop, router) -> None:
     roles = [m.role for m in agent.store.history(sid) if m.role in ("user", "assistant")]
     assert roles == ["user", "assistant"] * done  # turns never interleave
     assert len(agent.store.traces(sid)) == done
+
+
+class WordingChat(FakeChat):
+    def __init__(self, wording: str) -> None:
+        super().__init__()
+        self.wording = wording
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        prompt = request.messages[-1].content or ""
+        self.prompts.append(prompt)
+        return ChatResult(text=self.wording, model=self.model, backend=self.backend, usage=Usage(total_tokens=1))
+
+
+def test_model_wording_is_used_unless_it_invents_facts(shop, router) -> None:
+    good = make_agent(shop["url"], router, chat=WordingChat("Hi there! How can I help with your order today?"))
+    sid = good.start(TENANT)
+    assert good.respond(sid, "hello").reply == "Hi there! How can I help with your order today?"
+    assert good.store.traces(sid)[-1].model_id == "fake-chat"
+    liar = make_agent(shop["url"], router, chat=WordingChat("Your order #W1234567 was refunded 99.99 already!"))
+    sid = liar.start(TENANT)
+    reply = liar.respond(sid, "hello").reply
+    assert "#W1234567" not in reply and reply.startswith("Hello!")  # the template
