@@ -61,6 +61,37 @@ class SupportSettings(BaseSettings):
         "is not consent to what was shown an hour ago",
     )
 
+    # -- conversation loop and escalation (projects/support_agent/agent.py) --------------------------------
+    max_failures_in_row: int = Field(
+        default=3,
+        ge=1,
+        description="refusals/clarifications in a row after which the conversation goes to a human (the bot is "
+        "not getting anywhere, and a fourth 'which order?' only frustrates)",
+    )
+    low_confidence_turns_to_escalate: int = Field(
+        default=2, ge=1, description="turns in a row the router could not place (intent unknown) before a handoff"
+    )
+    max_injections: int = Field(
+        default=2, ge=1, description="blocked jailbreak/injection messages in a session before a handoff"
+    )
+    negative_sentiment_threshold: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="moderation harassment score from which a message counts as negative (next to the "
+        "frustration lexicon in extract.NEGATIVE)",
+    )
+    negative_turns_to_escalate: int = Field(
+        default=2, ge=1, description="negative messages in a row before the conversation goes to a human"
+    )
+    llm_wording: bool = Field(
+        default=True,
+        description="let the chat model reword the deterministic reply (ids/numbers it adds → the template)",
+    )
+    reply_max_tokens: int = Field(
+        default=60, ge=8, description="tokens of a reworded reply (the local 0.5B model decodes ~10 tok/s)"
+    )
+
 
 @lru_cache
 def get_support_settings() -> SupportSettings:
