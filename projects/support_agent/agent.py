@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projects.support_agent import extract as X
-from projects.support_agent.policy import Policy, PolicyRefusal, SessionState
+from projects.support_agent.policy import Policy, PolicyRefusal, SessionState, plain_value
 from projects.support_agent.sessions import EmptyMessage, SessionStore
 from projects.support_agent.settings import SupportSettings, get_support_settings
 from projects.support_agent.tools import ToolCall
@@ -515,6 +515,8 @@ class SupportAgent:
             methods = known.get("payment_methods", [])
             listing = "\n".join(f"- {m['id']} ({m.get('source', '')})" for m in methods)
             return _Reply(prefix + QUESTIONS["payment_method_id"], verbatim=listing)
+        if slot == "reason":  # the allowed answers are facts: shown exactly, never reworded away
+            return _Reply(prefix + QUESTIONS[slot], reword=False)
         return _Reply(prefix + QUESTIONS[slot])
 
     def _order_listing(self, turn: _Turn, spec: Flow) -> str:
@@ -656,7 +658,7 @@ class SupportAgent:
     @staticmethod
     def _describe_write(tool: str, result: dict[str, Any]) -> str:
         facts = ", ".join(
-            f"{k.replace('_', ' ')}: {v}"
+            f"{k.replace('_', ' ')}: {plain_value(v)}"
             for k, v in result.items()
             if k in ("order_id", "status", "refunds", "refund_amount", "price_difference", "amount", "refunded_to")
         )

@@ -129,11 +129,22 @@ def args_hash(name: str, arguments: dict[str, Any], customer_id: str | None) -> 
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def plain_value(value: Any) -> str:
+    """A value as a person reads it: refunds as "$179.55 to paypal_8861197", lists joined, no Python reprs."""
+    if isinstance(value, dict):
+        if "amount" in value and "payment_method_id" in value:
+            return f"${float(value['amount']):.2f} to {value['payment_method_id']}"
+        return ", ".join(f"{k.replace('_', ' ')} {plain_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain_value(v) for v in value) or "none"
+    return str(value)
+
+
 def describe(name: str, arguments: dict[str, Any], preview: dict[str, Any]) -> str:
     """The action details listed to the user before they confirm (wiki.md: list the details, then ask for yes)."""
-    details = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in arguments.items() if v not in ("", None))
+    details = "; ".join(f"{k.replace('_', ' ')}: {plain_value(v)}" for k, v in arguments.items() if v not in ("", None))
     effects = "; ".join(
-        f"{k.replace('_', ' ')}: {v}"
+        f"{k.replace('_', ' ')}: {plain_value(v)}"
         for k, v in preview.items()
         if k in ("status", "refunds", "refund_amount", "price_difference", "amount", "refunded_to")
     )
