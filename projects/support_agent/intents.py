@@ -12,9 +12,10 @@ the orders flow, whose code then checks identity, status and confirmation. ``off
 
 from __future__ import annotations
 
-import itertools
 import random
 from dataclasses import dataclass
+
+from shared.templates import fill_templates
 
 SEED = 11
 PER_INTENT = 48  # messages sampled per intent before variants; a few hundred pairs in all
@@ -69,16 +70,6 @@ CONTEXT = [
     "I'm on my phone so sorry for typos.",
     "",
 ]
-
-
-def _fill(templates: list[str], **slots: list[str]) -> list[str]:
-    """Every template with every combination of the slots it uses."""
-    out: list[str] = []
-    for t in templates:
-        names = [n for n in slots if "{" + n + "}" in t]
-        for combo in itertools.product(*(slots[n] for n in names)):
-            out.append(t.format(**dict(zip(names, combo, strict=True))))
-    return out
 
 
 S = {"o": ORDER_IDS, "i": ITEMS, "v": VARIANTS, "a": ADDRESSES, "p": PAYMENTS, "d": DAYS}
@@ -258,7 +249,7 @@ def generate_examples(seed: int = SEED, per_intent: int = PER_INTENT) -> list[tu
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     for intent in INTENT_NAMES:
-        filled = sorted(set(_fill(TEMPLATES[intent], **S)))
+        filled = sorted(set(fill_templates(TEMPLATES[intent], **S)))
         # every template at least once (plain), then varied samples up to the quota
         plain = sorted({t for t in TEMPLATES[intent] if "{" not in t})
         picked = plain + [f for f in rng.sample(filled, min(len(filled), per_intent))]
