@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import RowFactory, tuple_row
 from psycopg_pool import ConnectionPool
 
 from shared.settings import Settings, get_settings
@@ -130,10 +131,21 @@ def get_pool(url: str | None = None) -> ConnectionPool:
 
 
 @contextmanager
-def connection(url: str | None = None) -> Iterator[psycopg.Connection]:
-    """Borrow a pooled connection; commits on success, rolls back on error."""
+def connection(url: str | None = None, row_factory: RowFactory | None = None) -> Iterator[psycopg.Connection]:
+    """Borrow a pooled connection; commits on success, rolls back on error.
+
+    ``row_factory`` (e.g. ``dict_row``) applies to this borrow only: the pooled connection goes back with tuple
+    rows, so the next borrower gets what it expects.
+    """
     with get_pool(url).connection() as conn:
-        yield conn
+        if row_factory is None:
+            yield conn
+            return
+        conn.row_factory = row_factory
+        try:
+            yield conn
+        finally:
+            conn.row_factory = tuple_row
 
 
 def close_pools() -> None:

@@ -19,6 +19,7 @@ Why each rule:
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from shared.db import apply_statements
+from shared.db import apply_statements, connection
 
 _LOCK_KEY = 0x434D5F5245564945  # "CM_REVIE"
 Status = Literal["pending", "claimed", "escalated", "decided", "appealed"]
@@ -109,8 +110,9 @@ class ReviewQueue:
         self.sla = sla
         apply_statements(url, STATEMENTS, _LOCK_KEY)
 
-    def _conn(self) -> psycopg.Connection:
-        return psycopg.connect(self.url, row_factory=dict_row)
+    def _conn(self) -> AbstractContextManager[psycopg.Connection]:
+        """A pooled connection (shared.db): a review action no longer pays a connect of its own."""
+        return connection(self.url, dict_row)
 
     # -- intake ----------------------------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -616,15 +616,9 @@ class ModerationService:
         """Run queued jobs to completion in this thread (tests, scripts, the demo loader)."""
         self.queue.drain(self.settings.job_queue)
 
-    @contextmanager
-    def _conn(self, row_factory: Any = tuple_row) -> Iterator[psycopg.Connection]:
-        """A connection from the shared pool; one transaction per block, committed when it ends."""
-        with connection(self.url) as conn:
-            conn.row_factory = row_factory
-            try:
-                yield conn
-            finally:
-                conn.row_factory = tuple_row
+    def _conn(self, row_factory: Any = tuple_row) -> AbstractContextManager[psycopg.Connection]:
+        """A connection from the shared pool: one transaction per block, committed when it ends."""
+        return connection(self.url, row_factory)
 
 
 def _uuid(value: str, missing: type[LookupError]) -> str:

@@ -18,8 +18,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -821,16 +821,9 @@ class MultimodalService:
         """Run queued jobs to completion in this thread (tests, scripts, the demo loader)."""
         self.queue.drain(self.settings.job_queue)
 
-    @contextmanager
-    def _conn(self, row_factory: Any = tuple_row) -> Iterator[psycopg.Connection]:
-        """A connection from the shared pool (pgvector types registered): one transaction per block, committed
-        when it ends; search no longer pays a connect and a type lookup per query."""
-        with connection(self.url) as conn:
-            conn.row_factory = row_factory
-            try:
-                yield conn
-            finally:
-                conn.row_factory = tuple_row
+    def _conn(self, row_factory: Any = tuple_row) -> AbstractContextManager[psycopg.Connection]:
+        """A connection from the shared pool: one transaction per block, committed when it ends."""
+        return connection(self.url, row_factory)
 
 
 def _filters(f: ImageFilters) -> SearchFilters:
