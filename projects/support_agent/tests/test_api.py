@@ -417,6 +417,20 @@ def test_a_queued_handoff_is_closed_from_the_queue(client: TestClient) -> None:
     problem(client.post(f"{P}/handoffs/{hid}/claim", json={}, headers=who("li")), 409, "handoff-conflict")
 
 
+def test_with_a_human_agent_group_only_its_members_work_the_queue(ctx: ServiceContext, service: SupportService) -> None:
+    settings = SETTINGS.model_copy(update={"human_agent_group": "support-staff"})
+    app = create_app("sa-group", routers=[(P, create_router(ctx, settings, service=service))], settings=ctx.settings)
+    with TestClient(app) as c:
+        sid = new_session(c)
+        hid = say(c, sid, "I want to talk to a human please")["handoff_id"]
+        problem(c.get(f"{P}/handoffs", headers=who("web-customer")), 403, "not-a-human-agent")
+        problem(c.post(f"{P}/handoffs/{hid}/claim", json={}, headers=who("web-customer")), 403, "not-a-human-agent")
+        staff = {**who("maria"), "X-Groups": "support-staff"}
+        assert hid in [h["handoff_id"] for h in c.get(f"{P}/handoffs", headers=staff).json()]
+        claimed = c.post(f"{P}/handoffs/{hid}/claim", json={}, headers=staff)
+        assert claimed.status_code == 200 and claimed.json()["claimed_by"] == "maria", claimed.text
+
+
 # -- the agent through the API: failures, foreign ids, injection -----------------------------------------------
 
 
