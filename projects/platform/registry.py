@@ -84,6 +84,7 @@ PROJECTS: tuple[Project, ...] = (
         "Customer support agent",
         "Tool-using support agent that follows policies, looks up orders and escalates to humans.",
         "/support",
+        status="alpha",
     ),
     Project(
         "code_assistant",

@@ -92,6 +92,23 @@ class SupportSettings(BaseSettings):
         default=60, ge=8, description="tokens of a reworded reply (the local 0.5B model decodes ~10 tok/s)"
     )
 
+    # -- HTTP API (projects/support_agent/api.py, service.py) --------------------------------------------
+    api_seed_retailer: bool = Field(
+        default=True,
+        description="the API service loads the generated retailer into a database with no customer (the agent "
+        "has nothing to look up otherwise); turn off in front of a real shop's database",
+    )
+    api_demo_customers: int = Field(default=200, ge=1, description="customers of that generated retailer")
+    api_demo_seed: int = Field(default=0, description="seed of that generated retailer (deterministic ids)")
+    human_agent_group: str | None = Field(
+        default=None,
+        description="when set, the handoff routes (queue, claim, reply, hand back, close) need this group in "
+        "X-Groups: customers must not claim their own conversations",
+    )
+    stream_chunk_chars: int = Field(
+        default=24, ge=1, description="about how many characters each SSE `delta` event of a reply carries"
+    )
+
 
 @lru_cache
 def get_support_settings() -> SupportSettings:
