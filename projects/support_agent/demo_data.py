@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-DEMO_SEED = 7
-DEMO_CUSTOMERS = 120
 HUMAN_AGENT = "jo"  # the human colleague who works the handoff queue in the demo
 
 
@@ -58,7 +56,7 @@ def _pick(data: dict[str, dict], used: set[str], want: Any) -> tuple[dict[str, A
             continue
         used.add(order["user_id"])
         return user, order
-    raise LookupError("the generated retailer has no order for a demo conversation; raise DEMO_CUSTOMERS")
+    raise LookupError("the generated retailer has no order for a demo conversation; load more customers")
 
 
 def _user_id(data: dict[str, dict], user: dict[str, Any]) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from projects.support_agent.demo_data import DEMO_CUSTOMERS, DEMO_SEED, demo_conversations
+from projects.support_agent.demo_data import demo_conversations
 from projects.support_agent.retailer import generate_retailer
 
 TODAY = date(2026, 11, 2)
+DEMO_SEED, DEMO_CUSTOMERS = 0, 200  # the service's defaults (SUPPORT__API_DEMO_SEED / _CUSTOMERS)
 
 
 def _data() -> dict:
