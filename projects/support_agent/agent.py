@@ -359,9 +359,7 @@ class SupportAgent:
         target = self._target_flow(intent, text)
         if flow and not flow.get("done"):
             new_task = (
-                target is not None
-                and target not in (flow["intent"], "modify_order")
-                and prediction.confidence >= 0.7
+                target is not None and target not in (flow["intent"], "modify_order") and prediction.confidence >= 0.7
             )
             if intent in FAQ_INTENTS and prediction.confidence >= 0.6:  # a question mid-flow: answer, keep the flow
                 return self._faq(turn, intent)

@@ -15,10 +15,11 @@ from typing import Any
 
 from projects.support_agent.knowledge import Hit, KnowledgeBase
 
-_STOP = frozenset(
-    ("a an the is are do does did can could i you we my your our of to in on for with it this that be how what "
-     "when where which who why will would there any and or if me us at by from as").split(" ")
+_STOP_WORDS = (
+    "a an the is are do does did can could i you we my your our of to in on for with it this that be how what "
+    "when where which who why will would there any and or if me us at by from as"
 )
+_STOP = frozenset(re.findall(r"\S+", _STOP_WORDS))
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
 MAX_SENTENCES = 3
 

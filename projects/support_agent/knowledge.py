@@ -81,8 +81,7 @@ def policy_articles(settings: SupportSettings) -> list[Article]:
                 "Which orders can be cancelled": "Only pending orders can be cancelled. Once an order has been "
                 "processed, shipped or delivered it can no longer be cancelled; a delivered order can be "
                 "returned instead.",
-                "Cancellation reason": "To cancel we ask for the reason: no longer needed, or ordered by "
-                "mistake.",
+                "Cancellation reason": "To cancel we ask for the reason: no longer needed, or ordered by mistake.",
                 "Refund of a cancellation": "When a pending order is cancelled, the full amount paid is "
                 "refunded to the payment method it was paid with.",
             },
@@ -102,7 +101,8 @@ def policy_articles(settings: SupportSettings) -> list[Article]:
             "Shipping policy",
             {
                 "Shipping time": "Standard shipping: orders are usually delivered within "
-                f"{ship_lo} to {ship_hi} business days after they are processed. You can track each shipment with its tracking id.",
+                f"{ship_lo} to {ship_hi} business days after they are processed. You can track each shipment "
+                "with its tracking id.",
                 "Changing the shipping address": "The shipping address of an order can be changed while the "
                 "order is pending. Once it is processed, shipped or delivered the address cannot be changed.",
             },

@@ -59,13 +59,18 @@ def test_ingestion_is_idempotent_and_prunes_removed_articles(shop_url: str, embe
     assert kb.ensure(TENANT) in ({"cached": True}, again)  # once per process
     assert kb.ensure(TENANT) == {"cached": True}
     # a changed setting re-embeds only the articles that quote it
-    changed = KnowledgeBase(shop_url, embedder=embedder, settings=SupportSettings(kb_collection="kb_idem",
-                                                                                  return_window_days=14))
+    changed = KnowledgeBase(
+        shop_url, embedder=embedder, settings=SupportSettings(kb_collection="kb_idem", return_window_days=14)
+    )
     report = changed.ingest(TENANT)
     assert report["replaced"] == 2 and report["unchanged"] == len(kb.articles()) - 2  # returns + exchanges
     # τ-bench's wiki replaces the generated policy articles
-    wiki = KnowledgeBase(shop_url, embedder=embedder, settings=settings, policy_markdown="# Retail policy\n\n"
-                         "## Returns\nReturns are allowed for delivered orders.\n")
+    wiki = KnowledgeBase(
+        shop_url,
+        embedder=embedder,
+        settings=settings,
+        policy_markdown="# Retail policy\n\n## Returns\nReturns are allowed for delivered orders.\n",
+    )
     report = wiki.ingest(TENANT)
     assert report["inserted"] == 1 and report["deleted"] == len(policy_articles(settings))
 
@@ -98,8 +103,12 @@ def test_questions_are_answered_from_the_right_passage_and_others_are_not(shop_u
 
 def test_tenants_do_not_see_each_others_articles(shop_url: str, embedder) -> None:
     settings = SupportSettings(kb_collection="kb_t")
-    KnowledgeBase(shop_url, embedder=embedder, settings=settings, policy_markdown="# Wiki\n\n## Returns\n"
-                  "Returns within 90 days at the harbour shop.\n").ingest("other")
+    KnowledgeBase(
+        shop_url,
+        embedder=embedder,
+        settings=settings,
+        policy_markdown="# Wiki\n\n## Returns\nReturns within 90 days at the harbour shop.\n",
+    ).ingest("other")
     kb = KnowledgeBase(shop_url, embedder=embedder, settings=settings)
     hits = kb.search("returns within how many days", TENANT, k=10)
     assert hits and all("harbour" not in h.text for h in hits)
