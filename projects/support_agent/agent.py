@@ -76,6 +76,7 @@ FLOWS: dict[str, Flow] = {
 }
 ROUTED_FLOWS = frozenset({"cancel_order", "return_item", "exchange_item", "order_status", "refund_question"})
 CHANGE_FLOWS = {"address": "modify_address", "payment": "modify_payment", "items": "modify_items"}
+ITEM_SWAP_BY_STATUS = {("exchange_item", "pending"): "modify_items", ("modify_items", "delivered"): "exchange_item"}
 FAQ_INTENTS = frozenset({"product_question", "policy_question"})
 SMALL_TALK = {
     "greeting": "Hello! I can help with your orders: status, cancellations, returns, exchanges and payment changes.",
@@ -580,6 +581,11 @@ class SupportAgent:
                         flow["awaiting"] = "order_id"
                         listing = self._order_listing(turn, spec)
                         return self._refused(turn, "get_order", refusal, bad, prefix, listing)
+                    status = (known["order"] or {}).get("status")
+                    switch = ITEM_SWAP_BY_STATUS.get((flow["intent"], status))
+                    if switch:  # "swap the shirt" is an exchange once delivered, an item change while pending
+                        turn.events.append({"type": "flow_switch", "from": flow["intent"], "to": switch})
+                        flow["intent"], spec = switch, FLOWS[switch]
                     self._fill(turn, flow, use_model=False)  # items/payment named in the same message
                 continue
             if slots.get(slot):

@@ -174,6 +174,7 @@ _CHANGE_KINDS = (
 def change_kind(text: str) -> str | None:
     """What a "change my order" message is about: ``address``, ``payment`` or ``items`` (None: unclear, or more
     than one — the agent asks rather than guesses)."""
+    text = re.sub(r"\be-?mail address(?:es)?\b", "email", text, flags=re.IGNORECASE)  # not a postal address
     kinds = [kind for kind, pattern in _CHANGE_KINDS if re.search(pattern, text, re.IGNORECASE)]
     return kinds[0] if len(kinds) == 1 else None
 
