@@ -409,7 +409,12 @@ class SupportAgent:
             kind = X.change_kind(text) or ("address" if X.address(text).get("address1") else None)
             return CHANGE_FLOWS.get(kind or "", "modify_order")
         if intent == "account_update":
-            return "account_address" if X.change_kind(text) == "address" or X.address(text) else None
+            if not (X.change_kind(text) == "address" or X.address(text)):
+                return None
+            # "my shipping address" / an order id is an order's address; "account", "profile", "default" the customer's
+            about_order = X.order_ids(text) or re.search(r"\b(?:shipping|delivery|order)\b", text, re.IGNORECASE)
+            about_account = re.search(r"\b(?:account|profile|default|future orders|saved)\b", text, re.IGNORECASE)
+            return "modify_address" if about_order and not about_account else "account_address"
         return intent if intent in FLOWS and intent in ROUTED_FLOWS else None
 
     # -- FAQ ---------------------------------------------------------------------------------------------------

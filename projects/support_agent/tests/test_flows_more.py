@@ -95,6 +95,8 @@ def test_target_flow_routes_modify_order_by_what_it_changes() -> None:
     assert t("modify_order", "I want to change my order") == "modify_order"  # the chooser asks
     assert t("account_update", "update my profile address to 9 Elm Street, Dallas, TX 75201") == "account_address"
     assert t("account_update", "please change the email on my account") is None  # a human's job
+    assert t("account_update", "change my shipping address") == "modify_address"  # the router's pick, an order's
+    assert t("account_update", "change the default address on my account") == "account_address"
     assert t("cancel_order", "cancel #W1") == "cancel_order"
     assert t("greeting", "hi") is None
 
