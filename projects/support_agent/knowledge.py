@@ -220,6 +220,7 @@ class Hit:
 
 _READY: set[tuple[str, str, str]] = set()
 _READY_LOCK = threading.Lock()
+_SEARCHED: set[tuple[str, str, str, bool]] = set()
 
 
 class KnowledgeBase:
@@ -316,8 +317,12 @@ class KnowledgeBase:
         return report
 
     def search(self, question: str, tenant_id: str, k: int = 4) -> list[Hit]:
-        """Hybrid search (dense + full text, RRF) over the tenant's articles."""
-        self.ensure(tenant_id)
+        """Hybrid search (dense + full text, RRF) over the tenant's articles (ingested on the first search of the
+        process; a catalogue changed while the process runs needs :meth:`ingest`)."""
+        seen = (self.url, tenant_id, self.collection, self.policy_markdown is not None)
+        if seen not in _SEARCHED:
+            self.ensure(tenant_id)
+            _SEARCHED.add(seen)
         request = SearchRequest(
             collection=self.collection,
             query=question,
