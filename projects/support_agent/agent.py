@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projects.support_agent import extract as X
+from projects.support_agent import faq
+from projects.support_agent.knowledge import KnowledgeBase
 from projects.support_agent.policy import Policy, PolicyRefusal, SessionState, plain_value
 from projects.support_agent.sessions import EmptyMessage, SessionStore
 from projects.support_agent.settings import SupportSettings, get_support_settings
@@ -61,19 +63,29 @@ FLOWS: dict[str, Flow] = {
     "exchange_item": Flow(
         "exchange_delivered_order_items", ("order_id", "item_ids", "new_item_ids", "payment_method_id"), ("delivered",)
     ),
-    "modify_order": Flow("modify_pending_order_payment", ("order_id", "payment_method_id"), ("pending",)),
+    # "change my order": which change decides the flow (extract.change_kind); unclear → this chooser asks
+    "modify_order": Flow("", ("change", "order_id"), ("pending",), write=False),
+    "modify_payment": Flow("modify_pending_order_payment", ("order_id", "payment_method_id"), ("pending",)),
+    "modify_address": Flow("modify_pending_order_address", ("order_id", "address"), ("pending",)),
+    "modify_items": Flow(
+        "modify_pending_order_items", ("order_id", "item_ids", "new_item_ids", "payment_method_id"), ("pending",)
+    ),
+    "account_address": Flow("modify_customer_address", ("address",)),
     "order_status": Flow("track_shipment", ("order_id",), (), write=False),
     "refund_question": Flow("get_order", ("order_id",), (), write=False),
 }
+ROUTED_FLOWS = frozenset({"cancel_order", "return_item", "exchange_item", "order_status", "refund_question"})
+CHANGE_FLOWS = {"address": "modify_address", "payment": "modify_payment", "items": "modify_items"}
+ITEM_SWAP_BY_STATUS = {("exchange_item", "pending"): "modify_items", ("modify_items", "delivered"): "exchange_item"}
+FAQ_INTENTS = frozenset({"product_question", "policy_question"})
 SMALL_TALK = {
     "greeting": "Hello! I can help with your orders: status, cancellations, returns, exchanges and payment changes.",
     "thanks": "You're welcome! Is there anything else I can help with?",
     "goodbye": "Thank you for contacting us. Goodbye!",
 }
 NOT_HANDLED = {
-    "account_update": "Changing account details needs a human colleague.",
-    "product_question": "I cannot answer product questions here yet.",
-    "policy_question": "I cannot answer store policy questions here yet.",
+    # an address change is the account_address flow; every other account change is a person's job
+    "account_update": "Changing account details other than your address needs a human colleague.",
 }
 # Refusal codes that mean "the rules do not allow this" (not "you gave me a wrong id"): asked again, the
 # customer is asking for an exception, which only a human may grant.
@@ -86,7 +98,14 @@ QUESTIONS = {
     "item_ids": "Which items of the order?",
     "new_item_ids": "Which option would you like instead (for example the colour or size)?",
     "payment_method_id": "Which payment method should be used?",
+    "change": "What would you like to change on the order: the shipping address, the payment method or the items?",
+    "address": "What is the new address? Please give the street, city, state and zip code (for example 12 Oak "
+    "St, Austin, TX 78701).",
 }
+FAQ_MISS = (
+    "I'm sorry, I don't know the answer to that, and I would rather not guess. I can pass you to a human "
+    "colleague who can help: would you like that?"
+)
 
 
 @dataclass
@@ -106,6 +125,7 @@ class _Reply:
     say: str  # deterministic text: the fallback, and what the model may reword
     verbatim: str = ""  # shown unchanged after ``say`` (action summary, order list)
     reword: bool = True
+    keep_facts: bool = False  # a rewording must keep every number/id of ``say`` (FAQ answers: the facts are the point)
 
 
 @dataclass
@@ -116,6 +136,7 @@ class _Turn:
     text: str
     state: dict[str, Any]
     policy_state: SessionState
+    tenant_id: str = "default"
     events: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
@@ -130,7 +151,7 @@ def _new_state(session_id: str) -> dict[str, Any]:
         "policy": SessionState(session_id=session_id).to_dict(),
         "flow": None,
         "known": {},
-        "counters": {"failures": 0, "low_confidence": 0, "injections": 0, "negative": 0},
+        "counters": {"failures": 0, "low_confidence": 0, "injections": 0, "negative": 0, "faq_misses": 0},
         "refusals": [],
         "last_results": [],
     }
@@ -148,11 +169,13 @@ class SupportAgent:
         store: SessionStore | None = None,
         policy: Policy | None = None,
         settings: SupportSettings | None = None,
+        kb: KnowledgeBase | None = None,
     ) -> None:
         self.url = url
         self.settings = settings or get_support_settings()
         self._chat = chat
         self._router = router
+        self._kb = kb
         self.store = store or SessionStore(url, self.settings)
         self.policy = policy or Policy(url, self.settings)
 
@@ -173,7 +196,19 @@ class SupportAgent:
             self._router = get_router()
         return self._router
 
+    @property
+    def kb(self) -> KnowledgeBase:
+        if self._kb is None:
+            embedder = getattr(self._router, "embedder", None)  # the router's MiniLM: one model in memory
+            self._kb = KnowledgeBase(self.url, embedder=embedder, settings=self.settings)
+        return self._kb
+
     # -- public API ----------------------------------------------------------------------------------------------
+    def prepare_knowledge(self, tenant_id: str) -> dict[str, Any]:
+        """Ingest the tenant's knowledge base now (idempotent; once per process). The first FAQ question does it
+        otherwise, so conversations that never ask one never pay for it."""
+        return self.kb.ensure(tenant_id)
+
     def start(self, tenant_id: str, channel: str = "web") -> str:
         """Open a conversation; returns its session id."""
         session = self.store.create_session(tenant_id, channel)
@@ -193,7 +228,7 @@ class SupportAgent:
                 state = {**_new_state(session.id), **state}
             if session.status in ("waiting_human", "with_human"):  # the bot is silent while a human has it
                 return TurnResult("", [{"type": "waiting_human", "status": session.status}], state, session.status)
-            turn = _Turn(session.id, text, state, SessionState.from_dict(state["policy"]))
+            turn = _Turn(session.id, text, state, SessionState.from_dict(state["policy"]), session.tenant_id)
             reply, intent, confidence = self._turn(turn)
             final = self._word(turn, reply)
             state["policy"] = turn.policy_state.to_dict()
@@ -289,8 +324,12 @@ class SupportAgent:
         pending = turn.policy_state.pending
         intent = prediction.intent
         active = bool(flow) and not flow.get("done")
+        offered_human = state.pop("offered_human", False)
         if active and X.is_correction(text):  # before yes/no: "no, the other order" is no "no"
             return self._correct(turn)
+        if offered_human and pending is None and X.yes_no(text) is True:  # "yes" to "shall I pass you to a human?"
+            turn.handoff = ("explicit_request", "the customer accepted a human after an unanswered question")
+            return _Reply("", reword=False)
 
         # A pending write: only a plain yes executes it, a plain no drops it.
         if pending is not None:
@@ -318,24 +357,32 @@ class SupportAgent:
         if intent == "talk_to_human":
             turn.handoff = ("explicit_request", "the customer asked for a human")
             return _Reply("", reword=False)
+        target = self._target_flow(intent, text)
         if flow and not flow.get("done"):
-            new_task = intent in FLOWS and intent != flow["intent"] and prediction.confidence >= 0.7
+            new_task = (
+                target is not None and target not in (flow["intent"], "modify_order") and prediction.confidence >= 0.7
+            )
+            if intent in FAQ_INTENTS and prediction.confidence >= 0.6:  # a question mid-flow: answer, keep the flow
+                return self._faq(turn, intent)
             if not filled and not new_task and flow.get("awaiting") in ("order_id", "identity"):
                 filled = self._fill(turn, flow, use_model=True)  # what the patterns could not read: ask the model
             if filled or (not new_task and intent not in ("unknown", "off_topic")):
                 counters["low_confidence"] = 0
                 return self._advance(turn, flow, filled_now=filled)
 
-        if intent in FLOWS:
+        if target is not None:
             counters["low_confidence"] = 0
             turn.policy_state.pending = None
-            flow = {"intent": intent, "slots": {}, "done": False}
+            flow = {"intent": target, "slots": {}, "done": False}
             state["flow"] = flow
             self._fill(turn, flow, use_model=False)
             return self._advance(turn, flow, filled_now=[])
         if intent in SMALL_TALK:
             counters["low_confidence"] = 0
             return _Reply(SMALL_TALK[intent])
+        if intent in FAQ_INTENTS:
+            counters["low_confidence"] = 0
+            return self._faq(turn, intent)
         if intent in NOT_HANDLED:
             turn.handoff = ("policy_exception", NOT_HANDLED[intent])
             return _Reply(NOT_HANDLED[intent], reword=False)
@@ -353,6 +400,56 @@ class SupportAgent:
             "Sorry, I did not understand. I can help with order status, cancelling an order, returns, exchanges "
             "and payment changes. What would you like to do?"
         )
+
+    @staticmethod
+    def _target_flow(intent: str, text: str) -> str | None:
+        """The flow a routed intent starts: "change my order" by what the message says it changes (unclear: the
+        chooser asks), an account update only when it is an address; None: no flow for this intent."""
+        if intent == "modify_order":
+            kind = X.change_kind(text) or ("address" if X.address(text).get("address1") else None)
+            return CHANGE_FLOWS.get(kind or "", "modify_order")
+        if intent == "account_update":
+            if not (X.change_kind(text) == "address" or X.address(text)):
+                return None
+            # "my shipping address" / an order id is an order's address; "account", "profile", "default" the customer's
+            about_order = X.order_ids(text) or re.search(r"\b(?:shipping|delivery|order)\b", text, re.IGNORECASE)
+            about_account = re.search(r"\b(?:account|profile|default|future orders|saved)\b", text, re.IGNORECASE)
+            return "modify_address" if about_order and not about_account else "account_address"
+        return intent if intent in FLOWS and intent in ROUTED_FLOWS else None
+
+    # -- FAQ ---------------------------------------------------------------------------------------------------
+    def _faq(self, turn: _Turn, intent: str) -> _Reply:
+        """Answer from the knowledge base with a citation, or say so and offer a human (a second miss in a row
+        hands off: the customer has a question we cannot answer)."""
+        counters = turn.state["counters"]
+        t0 = time.perf_counter()
+        try:
+            got = self._timed(
+                turn, "retrieval", faq.answer, self.kb, turn.text, turn.tenant_id, self.settings.faq_min_relevance
+            )
+        except Exception:  # the knowledge base is down: a miss, said honestly
+            log.warning("knowledge-base search failed", exc_info=True)
+            got = faq.FaqAnswer(False)
+        record = {"query": turn.text, "intent": intent, **got.as_event()}
+        turn.events.append({"type": "retrieval", **record})
+        turn.tool_calls.append(
+            {
+                "tool": "kb_search",
+                "arguments": {"query": turn.text},
+                "decision": "answered" if got.answered else "no_answer",
+                "result": record,
+                "latency_ms": round((time.perf_counter() - t0) * 1000, 1),
+            }
+        )
+        if got.answered:
+            counters["faq_misses"] = 0
+            return _Reply(got.text, verbatim="Source: " + " ".join(got.citations), keep_facts=True)
+        counters["faq_misses"] = counters.get("faq_misses", 0) + 1
+        if counters["faq_misses"] >= self.settings.faq_misses_to_escalate:
+            turn.handoff = ("low_confidence", "questions the knowledge base could not answer")
+            return _Reply("", reword=False)
+        turn.state["offered_human"] = True
+        return _Reply(FAQ_MISS, reword=False)
 
     # -- flows ---------------------------------------------------------------------------------------------------
     def _fill(self, turn: _Turn, flow: dict[str, Any], *, use_model: bool) -> list[str]:
@@ -375,7 +472,20 @@ class SupportAgent:
                         first_name=got["first_name"], last_name=got["last_name"], zip=got.get("zip") or X.zip_code(text)
                     )
                     filled.append("name_zip")
+        if flow["intent"] == "modify_order":
+            kind = X.change_kind(text) or ("address" if X.address(text).get("address1") else None)
+            if kind:
+                flow["intent"] = CHANGE_FLOWS[kind]
+                filled.append("change")
         spec = FLOWS[flow["intent"]]
+        if "address" in spec.slots and (got_address := X.address(text)):
+            # a new street starts a new address; otherwise the parts complete the one being collected
+            parts = got_address if "address1" in got_address else {**slots.get("address_parts", {}), **got_address}
+            slots["address_parts"] = parts
+            slots.pop("address", None)
+            if all(parts.get(k) for k in X.REQUIRED_ADDRESS):
+                slots["address"] = {"address2": "", "country": "USA", **parts}
+            filled.append("address")
         ids = X.order_ids(text)
         if "order_id" in spec.slots and ids:
             choice = ids[0]
@@ -476,6 +586,11 @@ class SupportAgent:
                         flow["awaiting"] = "order_id"
                         listing = self._order_listing(turn, spec)
                         return self._refused(turn, "get_order", refusal, bad, prefix, listing)
+                    status = (known["order"] or {}).get("status")
+                    switch = ITEM_SWAP_BY_STATUS.get((flow["intent"], status))
+                    if switch:  # "swap the shirt" is an exchange once delivered, an item change while pending
+                        turn.events.append({"type": "flow_switch", "from": flow["intent"], "to": switch})
+                        flow["intent"], spec = switch, FLOWS[switch]
                     self._fill(turn, flow, use_model=False)  # items/payment named in the same message
                 continue
             if slots.get(slot):
@@ -486,7 +601,7 @@ class SupportAgent:
             flow["asked"] = slot
             return self._ask(turn, slot, spec, prefix)
         flow["awaiting"] = None
-        arguments = {k: slots[k] for k in spec.slots}
+        arguments = self._arguments(turn, spec, slots)
         if not spec.write:
             try:
                 result = self._call(turn, spec.tool, arguments)
@@ -503,8 +618,29 @@ class SupportAgent:
             return self._refused(turn, spec.tool, refusal, arguments.get("order_id"), prefix)
         return _Reply(prefix + "Here is the change I can make:", verbatim=outcome.pending.summary)
 
+    @staticmethod
+    def _arguments(turn: _Turn, spec: Flow, slots: dict[str, Any]) -> dict[str, Any]:
+        """The tool's arguments from the slots (an address slot spreads into its fields)."""
+        arguments: dict[str, Any] = {}
+        for slot in spec.slots:
+            if slot == "address":
+                arguments.update({k: slots["address"].get(k, "") for k in X.ADDRESS_FIELDS})
+            else:
+                arguments[slot] = slots[slot]
+        if spec.tool == "modify_customer_address":
+            arguments["customer_id"] = turn.policy_state.auth.customer_id
+        return arguments
+
     def _ask(self, turn: _Turn, slot: str, spec: Flow, prefix: str) -> _Reply:
         known = turn.state["known"]
+        if slot == "address":
+            parts = turn.state["flow"]["slots"].get("address_parts") or {}
+            missing = [k for k in X.REQUIRED_ADDRESS if not parts.get(k)]
+            if parts and missing:
+                have = ", ".join(parts[k] for k in X.ADDRESS_FIELDS if parts.get(k))
+                need = ", ".join(m.replace("address1", "street") for m in missing)
+                return _Reply(prefix + f"I have {have}. Please also give the {need}.", reword=False)
+            return _Reply(prefix + QUESTIONS["address"], reword=False)
         if slot == "order_id":
             return _Reply(prefix + QUESTIONS["order_id"], verbatim=self._order_listing(turn, spec))
         if slot == "item_ids":
@@ -533,6 +669,9 @@ class SupportAgent:
         flow = turn.state["flow"]
         spec = FLOWS[flow["intent"]]
         turn.policy_state.pending = None
+        if "order_id" not in spec.slots:  # nothing order-shaped to correct (the account address): read it again
+            self._fill(turn, flow, use_model=False)
+            return self._advance(turn, flow, filled_now=[])
         wrong = flow["slots"].get("order_id")
         ids = [i for i in X.order_ids(turn.text) if i != wrong]
         for key in ("order_id", "item_ids", "new_item_ids", "payment_method_id"):
@@ -709,7 +848,8 @@ class SupportAgent:
                 )
                 candidate = (result.text or "").strip()
                 turn.model_used = True
-                if candidate and _no_new_facts(candidate, say + " " + reply.verbatim):
+                keeps = not reply.keep_facts or all(tok in candidate for tok in _FACT.findall(say))
+                if candidate and keeps and _no_new_facts(candidate, say + " " + reply.verbatim):
                     text = candidate
             except Exception:
                 log.warning("reply wording failed; using the template", exc_info=True)
@@ -743,7 +883,9 @@ class SupportAgent:
         return "\n".join(lines)
 
 
-BENIGN_FOR_RAIL = frozenset({"confirm", "deny", "correction", "greeting", "thanks", "goodbye", *FLOWS})
+BENIGN_FOR_RAIL = frozenset(
+    {"confirm", "deny", "correction", "greeting", "thanks", "goodbye", "account_update", *FAQ_INTENTS, *FLOWS}
+)
 
 
 def _injection_false_positive(rail: Any, prediction: Any) -> bool:

@@ -157,3 +157,82 @@ def payment_method(text: str, methods: list[dict[str, Any]], original: str | Non
             if len(matching) == 1:
                 return matching[0]
     return None
+
+
+# -- order changes: what to change, and a US-style address ------------------------------------------------------
+_CHANGE_KINDS = (
+    ("address", r"\baddress\b|\bship(?:ping)? (?:it )?to\b|\bdeliver(?:ed|y)? (?:it )?to\b|\bsend it to\b|\bmoved\b"),
+    ("payment", r"\bpay(?:ment|ing|pal)?\b|\bcard\b|\bgift ?card\b|\bcharge\b|\bbilling\b"),
+    (
+        "items",
+        r"\bitems?\b|\bswap\b|\bsize\b|\bcolou?r\b|\bvariant\b|\boption\b|\binstead of\b|\bexchange\b|"
+        r"\bsmaller\b|\blarger\b|\bbigger\b",
+    ),
+)
+
+
+def change_kind(text: str) -> str | None:
+    """What a "change my order" message is about: ``address``, ``payment`` or ``items`` (None: unclear, or more
+    than one — the agent asks rather than guesses)."""
+    text = re.sub(r"\be-?mail address(?:es)?\b", "email", text, flags=re.IGNORECASE)  # not a postal address
+    kinds = [kind for kind, pattern in _CHANGE_KINDS if re.search(pattern, text, re.IGNORECASE)]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+US_STATES = {
+    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA", "colorado": "CO",
+    "connecticut": "CT", "delaware": "DE", "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID",
+    "illinois": "IL", "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
+    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI", "minnesota": "MN",
+    "mississippi": "MS", "missouri": "MO", "montana": "MT", "nebraska": "NE", "nevada": "NV",
+    "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM", "new york": "NY", "north carolina": "NC",
+    "north dakota": "ND", "ohio": "OH", "oklahoma": "OK", "oregon": "OR", "pennsylvania": "PA",
+    "rhode island": "RI", "south carolina": "SC", "south dakota": "SD", "tennessee": "TN", "texas": "TX",
+    "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA", "west virginia": "WV",
+    "wisconsin": "WI", "wyoming": "WY", "district of columbia": "DC",
+}  # fmt: skip
+_STATE_CODES = frozenset(US_STATES.values())
+_STREET = re.compile(
+    r"\b(\d{1,6}\s+(?:[A-Za-z0-9.'-]+\s+){0,5}?(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|"
+    r"court|ct|way|place|pl|terrace|parkway|pkwy|circle|cir|highway|hwy|square|sq|trail|trl)\b\.?)",
+    re.IGNORECASE,
+)
+_UNIT = re.compile(r"\b((?:apt|apartment|suite|ste|unit)\.?\s*#?\s*[A-Za-z0-9-]+|#\s*\d+[A-Za-z]?)", re.IGNORECASE)
+# "City, ST 12345" / "City, State 12345" / "City ST 12345"
+_CITY_STATE_ZIP = re.compile(
+    r"([A-Za-z][A-Za-z .'-]*?)\s*,?\s+([A-Za-z]{2}|" + "|".join(sorted(US_STATES, key=len, reverse=True)) + r")"
+    r"\s*,?\s+(\d{5})(?:-\d{4})?\b",
+    re.IGNORECASE,
+)
+ADDRESS_FIELDS = ("address1", "address2", "city", "state", "country", "zip")
+REQUIRED_ADDRESS = ("address1", "city", "state", "zip")
+
+
+def address(text: str) -> dict[str, str]:
+    """The parts of a US-style address the message contains: ``address1`` (number + street), ``address2``
+    (apartment/suite), ``city``, ``state`` (two-letter code), ``zip``, ``country``. Partial on purpose: the agent
+    asks for the missing parts and merges the answers."""
+    out: dict[str, str] = {}
+    street = _STREET.search(text)
+    rest = text
+    if street:
+        out["address1"] = " ".join(street.group(1).split()).rstrip(".")
+        rest = text[street.end() :]
+    if unit := _UNIT.search(rest):
+        out["address2"] = " ".join(unit.group(1).split())
+        rest = rest[: unit.start()] + " " + rest[unit.end() :]
+    for m in _CITY_STATE_ZIP.finditer(rest):
+        raw_state = m.group(2).lower()
+        state = US_STATES.get(raw_state) or (raw_state.upper() if raw_state.upper() in _STATE_CODES else None)
+        if state is None:
+            continue
+        city = re.split(r"[,;:]|\b(?:in|to|at)\s", m.group(1).strip(), flags=re.IGNORECASE)[-1].strip()
+        if city:
+            out["city"] = " ".join(w.capitalize() if w.islower() else w for w in city.split())
+        out["state"], out["zip"] = state, m.group(3)
+        break
+    if "zip" not in out and out and (z := zip_code(rest)):
+        out["zip"] = z
+    if out and re.search(r"\b(?:usa|united states|u\.s\.a?\.?)\b", text, re.IGNORECASE):
+        out["country"] = "USA"
+    return out

@@ -109,6 +109,26 @@ class SupportSettings(BaseSettings):
         default=24, ge=1, description="about how many characters each SSE `delta` event of a reply carries"
     )
 
+    # -- FAQ from the knowledge base (projects/support_agent/knowledge.py, faq.py; sa-faq) ------------------
+    kb_collection: str = Field(
+        default="support_kb", min_length=1, description="shared/retrieval collection holding the store's articles"
+    )
+    faq_min_relevance: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="cosine similarity (MiniLM) of the best passage below which the agent says it does not know "
+        "instead of quoting a passage that does not answer the question",
+    )
+    faq_misses_to_escalate: int = Field(
+        default=2, ge=1, description="unanswerable FAQ questions in a row before the conversation goes to a human"
+    )
+    kb_shipping_days_min: int = Field(default=3, ge=0, description="business days of delivery quoted by the FAQ")
+    kb_shipping_days_max: int = Field(default=7, ge=0, description="business days of delivery quoted by the FAQ")
+    kb_refund_business_days: int = Field(
+        default=7, ge=0, description="business days a card/PayPal refund takes, as quoted by the FAQ"
+    )
+
 
 @lru_cache
 def get_support_settings() -> SupportSettings:
