@@ -80,6 +80,16 @@ def configure_connection(conn: psycopg.Connection, *, statement_timeout_ms: int 
     conn.commit()
 
 
+def ensure_vector_types(conn: psycopg.Connection) -> None:
+    """Register pgvector's types on a connection that lacks them: a pooled connection opened before
+    ``CREATE EXTENSION vector`` ran (a project's tables first, the retrieval migrations later, in one process)
+    would otherwise fail the first COPY of vectors with "couldn't find the type 'vector'"."""
+    if conn.adapters.types.get("vector") is None:
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)
+
+
 def ensure_extensions(url: str) -> None:
     """Create the extensions the platform relies on (idempotent; migrations also do this)."""
     with psycopg.connect(url, autocommit=True) as conn:

@@ -76,6 +76,10 @@ def _check(service: Any, conv: Any, session_id: str) -> list[str]:
     session = service.get_session(TENANT, session_id)
     if expect.get("pending") and not session.get("pending_action"):
         problems.append(f"{conv.ref}: no action waiting for confirmation")
+    if expect.get("cited"):
+        replies = [m["text"] for m in service.messages(TENANT, session_id) if m["role"] == "assistant"]
+        if not replies or "Source: [" not in replies[-1]:
+            problems.append(f"{conv.ref}: the answer cites no knowledge-base article")
     if "handoff" in expect:
         statuses = [h.status for h in service.store.handoffs(session_id)]
         if expect["handoff"] not in statuses:

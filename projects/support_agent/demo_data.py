@@ -154,7 +154,7 @@ def demo_conversations(
         DemoConversation(
             "policy-question", "Asks about the return policy", _user_id(data, user),
             ("How many days do I have to return an item?",),
-            expect={},
+            expect={"cited": True},
         )
     )  # fmt: skip
     return out

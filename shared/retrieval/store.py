@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from shared.db import connection, database_url
+from shared.db import connection, database_url, ensure_vector_types
 from shared.retrieval.chunking import ChunkingConfig
 from shared.retrieval.filters import where_clause
 from shared.retrieval.migrations.versions import hnsw_index_sql
@@ -80,6 +80,7 @@ class PgVectorStore:
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
         with connection(self.url) as conn:
+            ensure_vector_types(conn)
             yield conn
 
     # -- collections ------------------------------------------------------------------------------------
