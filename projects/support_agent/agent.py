@@ -144,6 +144,7 @@ class _Turn:
     handoff: tuple[str, str] | None = None  # (reason, detail)
     failed: bool = False  # a refusal or a clarification this turn (counts toward repeated failure)
     model_used: bool = False
+    previous_refusal: dict[str, Any] | None = None  # a policy refusal of the turn before (asking for an exception?)
 
 
 def _new_state(session_id: str) -> dict[str, Any]:
@@ -271,6 +272,7 @@ class SupportAgent:
         from shared.guardrails import check_input
 
         text, counters = turn.text, turn.state["counters"]
+        turn.previous_refusal = turn.state.pop("last_refusal", None)  # lives one turn: set again by a new refusal
         rail = self._timed(turn, "input_rail", check_input, text)
         turn.events.append({"type": "input_rail", "allowed": rail.allowed, "categories": rail.categories})
         harassment = rail.verdict.score("harassment") if rail.verdict is not None else 0.0
@@ -280,6 +282,14 @@ class SupportAgent:
         if not rail.allowed and _injection_false_positive(rail, prediction):
             turn.decisions.append({"stage": "input_rail", "decision": "overruled", "why": "benign intent"})
             turn.events.append({"type": "input_rail_overruled", "intent": prediction.intent})
+        elif turn.previous_refusal is not None and _asks_for_exception(rail, prediction, text):
+            # "please make an exception" right after a rule said no reads like a jailbreak to the rail and the
+            # router, but it is a customer asking for a policy exception: only a human may grant one (and a human
+            # seeing a real injection attempt loses nothing), so hand over now; no tool runs
+            refused = turn.previous_refusal
+            turn.decisions.append({"stage": "route", "decision": "policy_exception_request", "code": refused["code"]})
+            turn.handoff = ("policy_exception", f"asks for an exception after {refused['tool']}: {refused['message']}")
+            return _Reply("", reword=False), "policy_exception_request", float(prediction.confidence)
         elif not rail.allowed or (prediction.intent == "jailbreak" and prediction.confidence >= 0.8):
             injection = "prompt_injection" in rail.categories or any("Injection" in r for r in rail.reasons)
             injection = injection or prediction.intent == "jailbreak"
@@ -354,10 +364,14 @@ class SupportAgent:
         # the router's "correction" counts only when there is a chosen order to correct
         if active and intent == "correction" and flow["slots"].get("order_id") and prediction.confidence >= 0.8:
             return self._correct(turn)
+        target = self._target_flow(intent, text)
+        if not active and target is None and not turn.policy_state.auth.verified:
+            introduced = self._introduce(turn)  # "my email is …" alone: the router has no intent for it
+            if introduced is not None:
+                return introduced
         if intent == "talk_to_human":
             turn.handoff = ("explicit_request", "the customer asked for a human")
             return _Reply("", reword=False)
-        target = self._target_flow(intent, text)
         if flow and not flow.get("done"):
             new_task = (
                 target is not None and target not in (flow["intent"], "modify_order") and prediction.confidence >= 0.7
@@ -542,13 +556,40 @@ class SupportAgent:
             new.append(choice)
         return new
 
+    def _introduce(self, turn: _Turn) -> _Reply | None:
+        """A customer who starts by saying who they are (e-mail, or name + zip) and nothing else: verify them and
+        ask what they need; None when the message carries no identity."""
+        probe: dict[str, Any] = {"intent": None, "slots": {}, "done": True}
+        email, name, zip_code = X.email(turn.text), X.name(turn.text), X.zip_code(turn.text)
+        if email:
+            probe["slots"]["email"] = email
+        elif name and zip_code:
+            probe["slots"].update(first_name=name[0], last_name=name[1], zip=zip_code)
+        else:
+            return None
+        try:
+            self._call(turn, *self._identity_call(probe["slots"]))
+        except PolicyRefusal as refusal:
+            turn.failed = True
+            return _Reply(refusal.message + " Please check and try again (e-mail, or name and zip code).")
+        customer = self._call(turn, "get_customer", {"customer_id": turn.policy_state.auth.customer_id}, quiet=True)
+        turn.state["known"]["payment_methods"] = (customer or {}).get("payment_methods", [])
+        return _Reply(
+            "Thank you, you are verified. How can I help: order status, a cancellation, a return or exchange, or a "
+            "change to an order?"
+        )
+
+    @staticmethod
+    def _identity_call(slots: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if slots.get("email"):
+            return "find_customer_by_email", {"email": slots.pop("email")}
+        return "find_customer_by_name_zip", {k: slots.pop(k) for k in ("first_name", "last_name", "zip")}
+
     def _identify(self, turn: _Turn, flow: dict[str, Any]) -> _Reply | None:
         """Verify the customer from the identity slots; a reply when it cannot (yet)."""
         slots = flow["slots"]
-        if slots.get("email"):
-            call = ("find_customer_by_email", {"email": slots.pop("email")})
-        elif slots.get("first_name") and slots.get("zip"):
-            call = ("find_customer_by_name_zip", {k: slots.pop(k) for k in ("first_name", "last_name", "zip")})
+        if slots.get("email") or (slots.get("first_name") and slots.get("zip")):
+            call = self._identity_call(slots)
         else:
             flow["awaiting"] = "identity"
             turn.failed = turn.failed or bool(turn.state.get("asked_identity"))
@@ -766,6 +807,8 @@ class SupportAgent:
     def _note_refusal(self, turn: _Turn, tool: str, refusal: PolicyRefusal) -> None:
         """The same rule refused twice: the customer wants an exception; only a human may grant one."""
         key = f"{tool}:{refusal.code}"
+        if refusal.code in POLICY_EXCEPTION_CODES:
+            turn.state["last_refusal"] = {"tool": tool, "code": refusal.code, "message": refusal.message}
         seen = turn.state.setdefault("refusals", [])
         if refusal.code in POLICY_EXCEPTION_CODES and key in seen:
             turn.handoff = ("policy_exception", f"{tool} refused twice ({refusal.code}): {refusal.message}")
@@ -903,6 +946,17 @@ def _injection_false_positive(rail: Any, prediction: Any) -> bool:
 
 
 _FACT = re.compile(r"#?W\d+|\d+(?:[.,]\d+)?|[A-Za-z]+_[A-Za-z0-9_]+")
+
+
+def _asks_for_exception(rail: Any, prediction: Any, text: str) -> bool:
+    """After a policy refusal: is this message pushing back on the rule (and not abuse)?"""
+    abusive = any(c in rail.categories for c in ("harassment", "hate", "violence")) or any(
+        "Profanity" in r for r in rail.reasons
+    )
+    if abusive:
+        return False
+    suspicious = not rail.allowed or (prediction.intent == "jailbreak" and prediction.confidence >= 0.8)
+    return suspicious or X.asks_exception(text)
 
 
 def _no_new_facts(candidate: str, facts: str) -> bool:

@@ -118,8 +118,7 @@ def demo_conversations(
             "late-return", "Insists on a return past the window: handed to a human", _user_id(data, user),
             ("I want to return an item", f"{user['email']}", f"{order['order_id']}", f"the {item['name'].lower()}",
              "the original payment method",
-             "That's ridiculous, I only just opened it. Please make an exception and accept the return.",
-             "I still want to return it, please"),
+             "That's ridiculous, I only just opened it. Please make an exception and accept the return."),
             expect={"order_id": order["order_id"], "order_status": "delivered", "handoff": "queued"},
         )
     )  # fmt: skip

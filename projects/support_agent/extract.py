@@ -93,6 +93,16 @@ def wants_human(text: str) -> bool:
     return bool(HUMAN.search(text))
 
 
+EXCEPTION = re.compile(
+    r"\bexception\b|bend (?:the|your) rules?|just (?:this|one) (?:once|time)|(?:do|change|accept) it anyway", re.I
+)
+
+
+def asks_exception(text: str) -> bool:
+    """The customer pushes back on a rule ("make an exception", "just this once")."""
+    return bool(EXCEPTION.search(text))
+
+
 def negative(text: str) -> bool:
     return bool(NEGATIVE.search(text))
 
