@@ -87,7 +87,8 @@ def _release(url: str, admin: str) -> None:
 
 
 def gold_state(admin: str, template: str, task: dict[str, Any], email: str) -> dict[str, Any]:
-    """Digest of the state the task's gold actions produce through the tool layer, and which of them ran."""
+    """Digest of the state the task's gold actions produce through the tool layer, the calls that ran (``applied``,
+    ToolCalls) and those the policy refused (``refused``: no change, and not expected of the agent either)."""
     from projects.support_agent.policy import Policy, PolicyRefusal, SessionState
     from projects.support_agent.retailer import clone_database, snapshot_digest
     from projects.support_agent.tools import ToolCall, from_tau
@@ -104,7 +105,7 @@ def gold_state(admin: str, template: str, task: dict[str, Any], email: str) -> d
                 outcome = policy.execute(call, state, confirmed=False)
                 if outcome.status == "needs_confirmation":
                     policy.execute(call, state, confirmed=True)
-                applied.append(call.name)
+                applied.append(call)
             except PolicyRefusal as refusal:  # as in τ-bench: a gold action that fails changes nothing
                 refused.append({"tool": call.name, "code": refusal.code})
         return {"digest": snapshot_digest(url), "applied": applied, "refused": refused}
@@ -130,7 +131,7 @@ def run_trial(
     from projects.support_agent.policy import Policy
     from projects.support_agent.retailer import clone_database, snapshot_digest
     from projects.support_agent.sessions import SessionStore
-    from projects.support_agent.tools import from_tau
+    from projects.support_agent.tools import WRITE_TOOLS
 
     url = clone_database(admin, template)
     store = SessionStore(url, settings)
@@ -165,7 +166,7 @@ def run_trial(
             log.exception("trial failed")
             error, ended = repr(exc)[:500], "error"
         writes = scoring.executed_writes(url, sid)
-        gold_writes = scoring.gold_write_calls(task.get("actions", []), from_tau)
+        gold_writes = [c for c in gold["applied"] if c.name in WRITE_TOOLS]
         digest = snapshot_digest(url)
         violations = scoring.policy_violations(url, [sid])
     finally:

@@ -68,12 +68,6 @@ def call_key(name: str, arguments: Mapping[str, Any]) -> str:
     return json.dumps({"name": name, "arguments": args}, sort_keys=True, default=str)
 
 
-def gold_write_calls(actions: Sequence[Mapping[str, Any]], from_tau: Any) -> list[ToolCall]:
-    """The task's gold actions that are writes, mapped onto this tool layer."""
-    calls = [from_tau(a["name"], a.get("kwargs", {})) for a in actions]
-    return [c for c in calls if c.name in WRITE_TOOLS]
-
-
 def match_calls(predicted: Sequence[ToolCall], gold: Sequence[ToolCall]) -> dict[str, int]:
     """Multiset match on (name, canonical arguments): ``{"predicted", "gold", "matched"}`` counts."""
     p = Counter(call_key(c.name, c.arguments) for c in predicted)

@@ -14,7 +14,11 @@ What code adds around the model, so a small model stays an honest customer (none
   ("Agent: ...") the text is cut there; one message is capped at ``max_chars``;
 - an id it makes up (an order ``#W...``, a long digit string, an e-mail) that is neither in the instruction nor
   said by the agent is refused: it samples again once, then the id is replaced by "I don't remember";
-- an empty answer, ``###STOP###`` anywhere in a message, or ``max_turns`` user messages end the conversation.
+- an empty answer, a stop mark anywhere in a message (``###STOP###``, also as the small model spells it:
+  ``### STOP###``), or ``max_turns`` user messages end the conversation;
+- a stop (or nothing) as the *opening* message, before the agent could do anything, is resampled twice with
+  other seeds, then replaced by a neutral ``OPENER`` that reveals nothing of the instruction (the 0.5B model
+  often "ends" a conversation it has not started).
 
 Limits (why a failed task is not always the agent's fault): a 0.5B model often loses the thread over a long
 conversation, repeats itself, answers a yes/no question with something else, says ``###STOP###`` too early (before
@@ -55,6 +59,8 @@ information.
 
 ROLE_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:user|customer|me|you|human)\s*(?:\*\*)?\s*:\s*", re.IGNORECASE)
 OTHER_SIDE = re.compile(r"\n?\s*(?:\*\*)?(?:agent|assistant|support|representative|system)\s*(?:\*\*)?\s*:", re.I)
+STOP_MARK = re.compile(r"#+\s*STOP\s*#*", re.IGNORECASE)  # small models write "### STOP###", "#STOP"
+OPENER = "Hi, I need some help with an order."
 IDS = re.compile(r"#\s?W\d+|\b\d{6,}\b|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", re.IGNORECASE)
 
 
@@ -117,14 +123,21 @@ class LLMConversation:
             return None
         self.known_ids |= {_norm_id(m) for m in IDS.findall(agent_text or "")}
         self.history.append(ChatMessage.user(agent_text or "..."))
-        text = self._generate(self.seed * 1000 + self.turns)
-        invented = self._invented(text)
-        if invented:
-            text = self._generate(self.seed * 1000 + self.turns + 500)
+        base = self.seed * 1000 + self.turns
+        text = self._generate(base)
+        if self._invented(text):
+            text = self._generate(base + 500)
             for ident in self._invented(text):
                 text = re.sub(re.escape(ident), "I don't remember", text)
+        if self.turns == 0:
+            for retry in (1, 2):
+                if text and not STOP_MARK.search(text):
+                    break
+                text = self._generate(base + 100 * retry)
+            if not text or STOP_MARK.search(text) or self._invented(text):
+                text = OPENER
         self.turns += 1
-        if not text or STOP in text:
+        if not text or STOP_MARK.search(text):
             self.stopped = True
             return None
         self.history.append(ChatMessage.assistant(text))
