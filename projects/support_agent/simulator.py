@@ -10,15 +10,20 @@ local backend and trials of one task differ only by their seed: that is what pas
 
 What code adds around the model, so a small model stays an honest customer (none of it helps the agent):
 
-- role prefixes it echoes ("Customer:", "User:") are stripped, and if it starts writing the agent's side
-  ("Agent: ...") the text is cut there; one message is capped at ``max_chars``;
+- the role label it puts first ("Customer:", even "Agent:") is stripped, and a later label (it goes on writing
+  both sides) cuts the text there; one message is capped at ``max_chars``;
 - an id it makes up (an order ``#W...``, a long digit string, an e-mail) that is neither in the instruction nor
-  said by the agent is refused: it samples again once, then the id is replaced by "I don't remember";
+  said by the agent is refused: it samples again (up to three draws), then the id is replaced by "I don't
+  remember";
+- the dialogue is shown as a transcript ("Agent: ... / Customer: ...") with one request to write the customer's
+  next line (``framing="transcript"``; τ-bench's role-swapped chat is ``framing="chat"``): the 0.5B model,
+  given chat roles, answers as the assistant it was trained to be; a line in the agent's voice ("how can I
+  help", "as an AI") is resampled;
 - an empty answer, a stop mark anywhere in a message (``###STOP###``, also as the small model spells it:
   ``### STOP###``), or ``max_turns`` user messages end the conversation;
-- a stop (or nothing) as the *opening* message, before the agent could do anything, is resampled twice with
-  other seeds, then replaced by a neutral ``OPENER`` that reveals nothing of the instruction (the 0.5B model
-  often "ends" a conversation it has not started).
+- a stop (or nothing) as the *opening* message, before the agent could do anything, is resampled, then
+  replaced by a neutral ``OPENER`` that reveals nothing of the instruction (the 0.5B model often "ends" a
+  conversation it has not started).
 
 Limits (why a failed task is not always the agent's fault): a 0.5B model often loses the thread over a long
 conversation, repeats itself, answers a yes/no question with something else, says ``###STOP###`` too early (before
@@ -32,12 +37,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatMessage, ChatRequest
 
 STOP = "###STOP###"
+Framing = Literal["transcript", "chat"]
 GREETING = "Hi! How can I help you today?"
 
 # τ-bench's user simulation prompt (tau_bench/envs/user.py, LLMUserSimulationEnv.build_system_prompt).
@@ -57,10 +63,26 @@ end the conversation.
 information.
 - Try to make the conversation as natural as possible, and stick to the personalities in the instruction."""
 
-ROLE_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:user|customer|me|you|human)\s*(?:\*\*)?\s*:\s*", re.IGNORECASE)
-OTHER_SIDE = re.compile(r"\n?\s*(?:\*\*)?(?:agent|assistant|support|representative|system)\s*(?:\*\*)?\s*:", re.I)
+LEADING_ROLE = re.compile(
+    r"^\s*(?:\*\*)?(?:user|customer|me|you|human|agent|assistant)\s*(?:\*\*)?\s*:\s*", re.IGNORECASE
+)
+OTHER_SIDE = re.compile(
+    r"\n?\s*(?:\*\*)?(?:agent|assistant|support|representative|system|customer|user)\s*(?:\*\*)?\s*:", re.I
+)
 STOP_MARK = re.compile(r"#+\s*STOP\s*#*", re.IGNORECASE)  # small models write "### STOP###", "#STOP"
 OPENER = "Hi, I need some help with an order."
+# Lines where the model speaks as the support agent instead of the customer (role confusion of small models).
+AGENT_VOICE = re.compile(
+    r"\b(?:how (?:can|may) I (?:help|assist)|as an ai|language model|I'?m here to help|I can help you with|"
+    r"please provide (?:me with )?your|what (?:can|may) I do for you|thank you for contacting)\b",
+    re.IGNORECASE,
+)
+CUSTOMER_ROLE = """
+
+You are the CUSTOMER in this conversation, never the agent. Write only the customer's next message, in the \
+first person, short (one or two sentences)."""
+NEXT_LINE = "Write the customer's next message now."
+MAX_CONTEXT_LINES = 16
 IDS = re.compile(r"#\s?W\d+|\b\d{6,}\b|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", re.IGNORECASE)
 
 
@@ -85,10 +107,12 @@ def _norm_id(text: str) -> str:
 
 
 def clean(text: str, max_chars: int) -> str:
-    """One line of the user's side: role prefix gone, the agent's side cut off, length capped."""
+    """One line of the user's side: a leading role label gone (small models label their line "Customer:" or even
+    "Agent:"), anything after a later label or an echo of the request cut, length capped."""
     text = (text or "").strip()
+    text = LEADING_ROLE.sub("", text)
     text = OTHER_SIDE.split(text, maxsplit=1)[0]
-    text = ROLE_PREFIX.sub("", text).strip().strip('"').strip()
+    text = text.split(NEXT_LINE[:24], 1)[0].strip().strip('"').strip()
     if len(text) > max_chars:
         cut = text[:max_chars]
         text = cut[: cut.rfind(" ")] if " " in cut else cut
@@ -106,7 +130,8 @@ class LLMConversation:
     max_tokens: int = 80
     max_chars: int = 400
     max_turns: int = 14
-    history: list[ChatMessage] = field(default_factory=list)  # the simulator's view: agent = "user", it = "assistant"
+    framing: Framing = "transcript"
+    history: list[tuple[str, str]] = field(default_factory=list)  # ("agent" | "customer", text)
     known_ids: set[str] = field(default_factory=set)
     turns: int = 0
     stopped: bool = False
@@ -122,36 +147,48 @@ class LLMConversation:
             self.stopped = True
             return None
         self.known_ids |= {_norm_id(m) for m in IDS.findall(agent_text or "")}
-        self.history.append(ChatMessage.user(agent_text or "..."))
+        self.history.append(("agent", agent_text or "..."))
         base = self.seed * 1000 + self.turns
-        text = self._generate(base)
-        if self._invented(text):
-            text = self._generate(base + 500)
-            for ident in self._invented(text):
-                text = re.sub(re.escape(ident), "I don't remember", text)
-        if self.turns == 0:
-            for retry in (1, 2):
-                if text and not STOP_MARK.search(text):
-                    break
-                text = self._generate(base + 100 * retry)
-            if not text or STOP_MARK.search(text) or self._invented(text):
-                text = OPENER
+        text = ""
+        for attempt in range(3):  # resample a reply that plays the agent, invents an id, or stops before starting
+            text = self._generate(base + 100 * attempt)
+            if not (self._invented(text) or AGENT_VOICE.search(text) or (self.turns == 0 and self._stops(text))):
+                break
+        for ident in self._invented(text):
+            text = re.sub(re.escape(ident), "I don't remember", text)
+        if self.turns == 0 and (self._stops(text) or AGENT_VOICE.search(text)):
+            text = OPENER
         self.turns += 1
-        if not text or STOP_MARK.search(text):
+        if self._stops(text):
             self.stopped = True
             return None
-        self.history.append(ChatMessage.assistant(text))
+        self.history.append(("customer", text))
         return text
 
-    def _generate(self, seed: int) -> str:
-        request = ChatRequest(
-            system=SYSTEM_PROMPT.format(instruction=self.instruction),
-            messages=list(self.history),
-            temperature=self.temperature,
-            seed=seed,
-            max_tokens=self.max_tokens,
+    @staticmethod
+    def _stops(text: str) -> bool:
+        return not text or bool(STOP_MARK.search(text))
+
+    def request(self, seed: int) -> ChatRequest:
+        """``transcript`` framing (default): the dialogue as text, one instruction to write the customer's next
+        line — a small model told "you are the assistant" by the chat roles otherwise answers as the agent.
+        ``chat`` framing: τ-bench's own (agent turns as ``user`` messages, the customer's as ``assistant``)."""
+        system = SYSTEM_PROMPT.format(instruction=self.instruction)
+        if self.framing == "chat":
+            messages = [
+                ChatMessage.user(text) if who == "agent" else ChatMessage.assistant(text) for who, text in self.history
+            ]
+        else:
+            recent = self.history[-MAX_CONTEXT_LINES:]
+            lines = "\n".join(f"{'Agent' if who == 'agent' else 'Customer'}: {text}" for who, text in recent)
+            system += CUSTOMER_ROLE
+            messages = [ChatMessage.user(f"Conversation so far:\n{lines}\n\n{NEXT_LINE}")]
+        return ChatRequest(
+            system=system, messages=messages, temperature=self.temperature, seed=seed, max_tokens=self.max_tokens
         )
-        return clean(self.chat.chat(request).text, self.max_chars)
+
+    def _generate(self, seed: int) -> str:
+        return clean(self.chat.chat(self.request(seed)).text, self.max_chars)
 
     def _invented(self, text: str) -> list[str]:
         return [m for m in IDS.findall(text) if _norm_id(m) not in self.known_ids]
@@ -165,6 +202,7 @@ class LLMUserSimulator:
     temperature: float = 0.7
     max_turns: int = 14
     max_chars: int = 400
+    framing: Framing = "transcript"
 
     def __post_init__(self) -> None:
         if self.chat is None:
@@ -185,4 +223,5 @@ class LLMUserSimulator:
             temperature=self.temperature,
             max_turns=self.max_turns,
             max_chars=self.max_chars,
+            framing=self.framing,
         )
