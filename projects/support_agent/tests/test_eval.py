@@ -234,3 +234,35 @@ def test_main_end_to_end_writes_summary_and_results(
     assert summary["turns"]["p50"] == 3.5
     assert summary["models"]["user_simulator"] == "scripted"
     assert simulator.seeds == [E.trial_seed(3, 0, 0), E.trial_seed(3, 1, 0)]
+
+
+# -- the simulator's code around the model (no model: a fake chat returns fixed lines) ------------------------------
+class LinesChat(FakeChat):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = list(lines)
+        self.requests = []
+
+    def chat(self, request):  # type: ignore[override]
+        from shared.serving.types import ChatResult
+
+        self.requests.append(request)
+        return ChatResult(text=self.lines.pop(0) if self.lines else "", model="lines", backend="test")
+
+
+def test_simulator_cleans_resamples_and_stops() -> None:
+    from projects.support_agent.simulator import OPENER, LLMUserSimulator, clean
+
+    assert clean("Agent: Hi, I'm Ann.\nAgent: thanks", 400) == "Hi, I'm Ann."
+    assert clean("x " * 300, 50).startswith("x x") and len(clean("x " * 300, 50)) <= 50
+    # opening: a stop, then the agent's voice, then a stop again → the neutral opener (nothing revealed)
+    chat = LinesChat(["### STOP###", "How can I help you today?", "#STOP"])
+    user = LLMUserSimulator(chat=chat, max_turns=3).conversation("Cancel order #W2.", seed=7)
+    assert user.first() == OPENER
+    assert len({r.seed for r in chat.requests}) == 3  # each draw its own seed
+    # an id neither in the instruction nor said by the agent: resampled, then masked
+    chat.lines = ["It is #W999.", "It is #W998.", "Order #W997 please."]
+    assert user.reply("Which order?") == "Order I don't remember please."
+    chat.lines = ["Order #W2, and #W5 that you listed."]
+    assert user.reply("Your orders: #W5.") == "Order #W2, and #W5 that you listed."
+    assert user.reply("anything else?") is None  # max_turns=3 reached
