@@ -240,10 +240,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0, help="base seed of the user simulator")
     ap.add_argument("--max-turns", type=int, default=14, help="user messages per conversation")
     ap.add_argument("--user-temperature", type=float, default=0.7, help="sampling temperature of the simulator")
+    ap.add_argument(
+        "--user-model",
+        default=None,
+        help="the simulated customer's model, when it should differ from the agent's: a local model name "
+        "(e.g. qwen2.5-coder-1.5b-instruct) with the local backend, the served model id with SERVING__BACKEND=openai",
+    )
     args = ap.parse_args(argv)
     if args.trials < 1:
         ap.error("--trials must be >= 1")
     return args
+
+
+def user_chat_model(name: str) -> Any:
+    """The chat model for the simulated customer: the platform's serving settings with another model name.
+
+    The agent under test keeps the configured model; a stronger customer than the agent is what makes the score
+    about the agent (a 0.5B "customer" mostly role-plays the agent, see the simulator's docstring)."""
+    from shared.serving.factory import get_chat_model
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    field = "local_model" if settings.serving.backend == "local" else "openai_model"
+    serving = settings.serving.model_copy(update={field: name})
+    return get_chat_model(settings.model_copy(update={"serving": serving}))
 
 
 def trial_seed(base: int, task: int, trial: int) -> int:
@@ -277,7 +297,8 @@ def main(argv: Sequence[str] | None = None, *, simulator: UserSimulator | None =
 
         agent_chat = get_chat_model()
     if simulator is None:
-        simulator = LLMUserSimulator(temperature=args.user_temperature, max_turns=args.max_turns)
+        user_chat = user_chat_model(args.user_model) if args.user_model else None
+        simulator = LLMUserSimulator(chat=user_chat, temperature=args.user_temperature, max_turns=args.max_turns)
     router = get_router()
     settings = get_support_settings()
     template = build_template(admin, args.tau_bench)

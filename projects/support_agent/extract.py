@@ -107,8 +107,12 @@ def negative(text: str) -> bool:
     return bool(NEGATIVE.search(text))
 
 
-def _words(text: str) -> set[str]:
+def words(text: str) -> set[str]:
+    """The message's lower-case words (letters and digits)."""
     return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+_words = words
 
 
 def items(text: str, lines: list[dict[str, Any]]) -> list[str]:

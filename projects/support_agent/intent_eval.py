@@ -82,10 +82,11 @@ def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bo
 
 
 def _score_method(method: str, embedder: Embedder, real: Embedder, data, cache_dir: Path | None) -> tuple[dict, list]:
-    from projects.support_agent.router import IntentRouter, RouterSettings
+    from projects.support_agent.router import IntentRouter
+    from projects.support_agent.settings import get_support_settings
 
     (tr_x, tr_y), (te_x, te_y) = data
-    settings = RouterSettings().model_copy(update={"method": method})
+    settings = get_support_settings().router.model_copy(update={"method": method})
     router = IntentRouter(embedder=embedder, settings=settings, cache_dir=cache_dir)
     start = time.perf_counter()
     router.fit(tr_x, tr_y)
@@ -147,13 +148,13 @@ def evaluate_intents(
     The summary's top-level keys are the first method's (the configured one by default); with several methods,
     ``by_method`` holds each, and results.jsonl has a ``method`` field per row.
     """
-    from projects.support_agent.router import RouterSettings
+    from projects.support_agent.settings import get_support_settings
 
     if embedder is None:
         from shared.serving.factory import get_embedder
 
         embedder = get_embedder()
-    methods = list(methods or [RouterSettings().method])
+    methods = list(methods or [get_support_settings().router.method])
     texts, labels = read_intents_csv(Path(path))
     tr, te = split(texts, labels, seed)
     data = ([texts[i] for i in tr], [labels[i] for i in tr]), ([texts[i] for i in te], [labels[i] for i in te])

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from projects.support_agent.settings import RouterSettings, get_support_settings
 from shared.artifacts import content_key, load_or_build
 from shared.observability.tracing import span
 from shared.serving.base import Embedder
@@ -39,30 +38,6 @@ log = logging.getLogger(__name__)
 UNKNOWN = "unknown"
 HEAD_FORMAT = 2  # bump when FittedHead changes: the cache key includes it, so old pickles are never loaded
 Method = Literal["lr", "knn"]
-
-
-class RouterSettings(BaseSettings):
-    """Environment prefix ``SUPPORT__ROUTER__`` (e.g. ``SUPPORT__ROUTER__THRESHOLD=0.6``)."""
-
-    model_config = SettingsConfigDict(env_prefix="SUPPORT__ROUTER__", env_file=".env", extra="ignore")
-
-    method: Method = Field(default="lr", description="classifier head on the embeddings (see intent_eval numbers)")
-    threshold: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description="calibrated confidence below which the intent is 'unknown' (clarify or escalate)",
-    )
-    lr_c: float = Field(default=10.0, gt=0, description="inverse L2 strength; unit-norm features need a large C")
-    knn_k: int = Field(default=10, ge=1, description="neighbours in the k-NN vote")
-    knn_temperature: float = Field(default=0.05, gt=0, description="softness of the similarity weights")
-    knn_s0: float = Field(default=0.35, description="cosine of the 'nothing similar' pseudo-neighbour")
-    familiar_low: float = Field(
-        default=0.30,
-        description="nearest-example cosine at or below which confidence is 0: the head has seen nothing like the "
-        "message (gibberish, other languages), and a softmax is confident about anything",
-    )
-    familiar_high: float = Field(default=0.45, description="nearest-example cosine from which confidence is unscaled")
 
 
 @dataclass(frozen=True)
@@ -181,7 +156,7 @@ class IntentRouter:
 
             cache_dir = get_settings().cache_dir
         self.embedder = embedder
-        self.settings = settings or RouterSettings()
+        self.settings = settings or get_support_settings().router
         self.cache_dir = Path(cache_dir)
         self.head: FittedHead | None = None
         self.cache_path: Path | None = None
@@ -278,7 +253,7 @@ def get_router(method: Method | None = None) -> IntentRouter:
     """The process-wide router fitted on the project's generated intents (cached on disk after the first fit)."""
     from projects.support_agent.intents import generate_examples
 
-    settings = RouterSettings()
+    settings = get_support_settings().router
     if method is not None:
         settings = settings.model_copy(update={"method": method})
     pairs = generate_examples()

@@ -7,15 +7,47 @@ says what it protects.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RouterSettings(BaseModel):
+    """The intent router (``projects/support_agent/router.py``); environment ``SUPPORT__ROUTER__<FIELD>``, e.g.
+    ``SUPPORT__ROUTER__THRESHOLD=0.6``."""
+
+    method: Literal["lr", "knn"] = Field(
+        default="lr", description="classifier head on the embeddings (see intent_eval numbers)"
+    )
+    threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="calibrated confidence below which the intent is 'unknown' (clarify or escalate)",
+    )
+    lr_c: float = Field(default=10.0, gt=0, description="inverse L2 strength; unit-norm features need a large C")
+    knn_k: int = Field(default=10, ge=1, description="neighbours in the k-NN vote")
+    knn_temperature: float = Field(default=0.05, gt=0, description="softness of the similarity weights")
+    knn_s0: float = Field(default=0.35, description="cosine of the 'nothing similar' pseudo-neighbour")
+    familiar_low: float = Field(
+        default=0.30,
+        description="nearest-example cosine at or below which confidence is 0: the head has seen nothing like the "
+        "message (gibberish, other languages), and a softmax is confident about anything",
+    )
+    familiar_high: float = Field(default=0.45, description="nearest-example cosine from which confidence is unscaled")
 
 
 class SupportSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SUPPORT__", env_file=".env", extra="ignore", env_file_encoding="utf-8"
+        env_prefix="SUPPORT__",
+        env_file=".env",
+        extra="ignore",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
     )
+
+    router: RouterSettings = Field(default_factory=RouterSettings, description="the intent router")
 
     # -- sessions: input limits, turn budget, concurrency ------------------------------------------------
     max_message_chars: int = Field(
