@@ -4,7 +4,6 @@ reviewers deciding the same item at once."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from projects.content_moderation.service import ModerationService
 from projects.content_moderation.tests.conftest import PREFIX, count, headers, reviewer
+from shared.testing.concurrency import concurrently
 
 SLUR = "you f.a.g.g.o.t"  # obfuscated with dots: the normaliser undoes it, the evidence is the original span
 SELF_HARM = "I want to hurt myself"
@@ -22,23 +22,6 @@ EMOJI = "😀🎉👍🏽❤️"
 
 def moderate(client: TestClient, body: dict[str, Any], **hdr: str) -> httpx.Response:
     return client.post(f"{PREFIX}/moderate", json=body, headers={**headers(), **hdr})
-
-
-def concurrently(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
-    """Run the calls in threads released together by a barrier; responses in call order."""
-    barrier = threading.Barrier(len(calls))
-    out: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        out[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
 
 
 def test_single_and_batch_verdicts_with_evidence_and_policy_version(client: TestClient, database_url: str) -> None:

@@ -13,7 +13,6 @@ import pytest
 from projects.support_agent import tools as T
 from projects.support_agent.agent import SupportAgent
 from projects.support_agent.retailer import load_retailer, snapshot
-from projects.support_agent.router import get_router
 from projects.support_agent.sessions import EmptyMessage, SessionBusy, SessionStore
 from projects.support_agent.settings import SupportSettings
 from shared.db import connection
@@ -43,17 +42,7 @@ class FakeChat(ChatModel):
         raise NotImplementedError
 
 
-@pytest.fixture(scope="module")
-def router():
-    return get_router()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_rails() -> None:
-    from shared.guardrails import check_input, check_output
-
-    check_input("warm up the rails once per module: jane@example.com")
-    check_output("warm up")
+pytestmark = pytest.mark.usefixtures("warm_rails")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -31,6 +31,7 @@ from shared.api.context import ServiceContext
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatRequest, ChatResult, Usage
 from shared.settings import ApiSettings, Settings
+from shared.testing.concurrency import concurrently
 
 P = "/support"
 TENANT = "acme"
@@ -53,22 +54,6 @@ def problem(response: httpx.Response, status: int, code: str | None = None) -> d
     if code is not None:
         assert body["type"].endswith("/" + code), body
     return body
-
-
-def concurrently(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
-    barrier = threading.Barrier(len(calls))
-    out: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        out[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
 
 
 def sse_events(text: str) -> list[tuple[str, Any]]:

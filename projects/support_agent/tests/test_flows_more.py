@@ -16,19 +16,7 @@ from shared.db import connection
 EMAIL = "ann@example.com"
 
 
-@pytest.fixture(scope="module")
-def router():
-    from projects.support_agent.router import get_router
-
-    return get_router()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_rails() -> None:
-    from shared.guardrails import check_input, check_output
-
-    check_input("warm up the rails once per module: jane@example.com")
-    check_output("warm up")
+pytestmark = pytest.mark.usefixtures("warm_rails")
 
 
 @pytest.fixture
