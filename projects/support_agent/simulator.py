@@ -23,7 +23,9 @@ What code adds around the model, so a small model stays an honest customer (none
   ``### STOP###``), or ``max_turns`` user messages end the conversation;
 - a stop (or nothing) as the *opening* message, before the agent could do anything, is resampled, then
   replaced by a neutral ``OPENER`` that reveals nothing of the instruction (the 0.5B model often "ends" a
-  conversation it has not started).
+  conversation it has not started);
+- a stop right after the agent asked a question or for a yes/no is resampled (up to three draws; then the stop
+  stands): both local models answer "please give your e-mail" with ``###STOP###`` about half the time.
 
 Limits (why a failed task is not always the agent's fault): a 0.5B model often loses the thread over a long
 conversation, repeats itself, answers a yes/no question with something else, says ``###STOP###`` too early (before
@@ -102,6 +104,11 @@ class UserSimulator(Protocol):
     def conversation(self, instruction: str, seed: int) -> UserConversation: ...
 
 
+def _asks(agent_text: str) -> bool:
+    """The agent's message waits for an answer: a question or a confirmation request."""
+    return "?" in agent_text or "(yes/no)" in agent_text
+
+
 def _norm_id(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
@@ -150,9 +157,11 @@ class LLMConversation:
         self.history.append(("agent", agent_text or "..."))
         base = self.seed * 1000 + self.turns
         text = ""
-        for attempt in range(3):  # resample a reply that plays the agent, invents an id, or stops before starting
+        # a stop right after the agent asked something is premature (small models stop instead of answering)
+        asked = self.turns == 0 or _asks(agent_text or "")
+        for attempt in range(3):  # resample a reply that plays the agent, invents an id, or stops too early
             text = self._generate(base + 100 * attempt)
-            if not (self._invented(text) or AGENT_VOICE.search(text) or (self.turns == 0 and self._stops(text))):
+            if not (self._invented(text) or AGENT_VOICE.search(text) or (asked and self._stops(text))):
                 break
         for ident in self._invented(text):
             text = re.sub(re.escape(ident), "I don't remember", text)

@@ -266,3 +266,13 @@ def test_simulator_cleans_resamples_and_stops() -> None:
     chat.lines = ["Order #W2, and #W5 that you listed."]
     assert user.reply("Your orders: #W5.") == "Order #W2, and #W5 that you listed."
     assert user.reply("anything else?") is None  # max_turns=3 reached
+    # a stop right after a question is resampled; after a plain statement it ends the conversation
+    user = LLMUserSimulator(chat=LinesChat(["I want to cancel."]), max_turns=9).conversation(
+        "Cancel #W2. Your email is ann@example.com.", seed=1
+    )
+    user.first()
+    chat2 = LinesChat(["###STOP###", "ann@example.com"])
+    user.chat = chat2
+    assert user.reply("Please give your e-mail address?") == "ann@example.com"
+    chat2.lines = ["###STOP###"]
+    assert user.reply("Done: the order is cancelled.") is None
