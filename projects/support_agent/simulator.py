@@ -104,9 +104,12 @@ class UserSimulator(Protocol):
     def conversation(self, instruction: str, seed: int) -> UserConversation: ...
 
 
+ASKS = re.compile(r"\(yes/no\)|\bplease (?:give|provide|tell|send|share|confirm|choose|pick)\b", re.IGNORECASE)
+
+
 def _asks(agent_text: str) -> bool:
     """The agent's message waits for an answer: a question or a confirmation request."""
-    return "?" in agent_text or "(yes/no)" in agent_text
+    return "?" in agent_text or bool(ASKS.search(agent_text))
 
 
 def _norm_id(text: str) -> str:

@@ -273,6 +273,6 @@ def test_simulator_cleans_resamples_and_stops() -> None:
     user.first()
     chat2 = LinesChat(["###STOP###", "ann@example.com"])
     user.chat = chat2
-    assert user.reply("Please give your e-mail address?") == "ann@example.com"
+    assert user.reply("To help you, please give your e-mail address.") == "ann@example.com"
     chat2.lines = ["###STOP###"]
     assert user.reply("Done: the order is cancelled.") is None
