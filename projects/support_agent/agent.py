@@ -370,8 +370,12 @@ class SupportAgent:
             if introduced is not None:
                 return introduced
         if intent == "talk_to_human":
-            turn.handoff = ("explicit_request", "the customer asked for a human")
-            return _Reply("", reword=False)
+            if prediction.confidence >= self.settings.human_request_min_confidence:
+                turn.handoff = ("explicit_request", "the customer asked for a human")
+                return _Reply("", reword=False)
+            if not active:  # maybe: ask rather than queue ("I'll give you my e-mail" lands here at 0.73)
+                turn.state["offered_human"] = True
+                return _Reply("Would you like me to pass you to a human colleague? If not, tell me what you need.")
         if flow and not flow.get("done"):
             new_task = (
                 target is not None and target not in (flow["intent"], "modify_order") and prediction.confidence >= 0.7

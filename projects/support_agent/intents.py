@@ -84,7 +84,7 @@ TEMPLATES: dict[str, list[str]] = {
         "my order says processing for {d} now. what is going on", "Did you send the {i} yet?",
         "I need to know when {o} will arrive, it's a birthday present.", "order status for {o}",
         "Can I get an update on the delivery of my {i}?", "It's been {d} and still no sign of my parcel.",
-        "Can you tell me what I ordered?", "what's in {o}?", "show me my orders", "list my recent orders",
+        "Can you tell me what I ordered?",
     ],
     "cancel_order": [
         "Cancel {o}.", "I want to cancel my order for the {i}.", "please cancel {o}, I ordered it by mistake",

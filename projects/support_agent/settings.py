@@ -103,6 +103,14 @@ class SupportSettings(BaseSettings):
     low_confidence_turns_to_escalate: int = Field(
         default=2, ge=1, description="turns in a row the router could not place (intent unknown) before a handoff"
     )
+    human_request_min_confidence: float = Field(
+        default=0.85,
+        ge=0.0,
+        le=1.0,
+        description="router confidence from which talk_to_human queues the conversation at once; below it the "
+        "agent asks (messages about giving an e-mail address land in that class at ~0.7); 'a human/real person' "
+        "in the words always counts",
+    )
     max_injections: int = Field(
         default=2, ge=1, description="blocked jailbreak/injection messages in a session before a handoff"
     )
