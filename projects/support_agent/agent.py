@@ -872,7 +872,11 @@ class SupportAgent:
             turn.latency["extract"] = round(turn.latency.get("extract", 0.0) + (time.perf_counter() - t0) * 1000, 1)
         turn.model_used = True
         got = (
-            {k: v for k, v in (value or {}).items() if k in fields and isinstance(v, str) and v.strip()}
+            {
+                k: v
+                for k, v in (value or {}).items()
+                if k in fields and isinstance(v, str) and v.strip() and v.strip().lower() not in PLACEHOLDERS
+            }
             if isinstance(value, dict)
             else {}
         )
@@ -945,6 +949,9 @@ def _injection_false_positive(rail: Any, prediction: Any) -> bool:
     router_says_jailbreak = prediction.intent == "jailbreak" and prediction.confidence >= 0.5
     return only_classifier and "prompt_injection" not in rail.categories and not router_says_jailbreak
 
+
+# what a small model copies from the extraction prompt's schema instead of a value
+PLACEHOLDERS = frozenset({"null", "none", "string", "string or null", "n/a", "unknown", "order_id", "not provided"})
 
 _FACT = re.compile(r"#?W\d+|\d+(?:[.,]\d+)?|[A-Za-z]+_[A-Za-z0-9_]+")
 

@@ -290,3 +290,14 @@ def test_an_unsure_talk_to_human_asks_first_and_a_clear_one_queues(tau_url, rout
 
     r = agent.respond(agent.start(TENANT), "Can I speak with someone from your team?")
     assert r.status == "waiting_human"
+
+
+def test_a_schema_placeholder_from_the_model_is_not_an_order_id(tau_url, router) -> None:
+    """The 0.5B model sometimes answers the extraction prompt with its schema ("string or null")."""
+    from projects.support_agent.tests.test_agent import FakeChat
+
+    agent = make_agent(tau_url, router, chat=FakeChat(extraction='{"order_id": "string or null"}'))
+    sid = agent.start(TENANT)
+    agent.respond(sid, f"I want to cancel an order, my email is {EMAIL}")
+    r = agent.respond(sid, "the one with the shirt I think")
+    assert "string or null" not in r.reply and not [e for e in tool_events(r) if e["tool"] == "get_order"]
