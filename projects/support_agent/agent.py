@@ -933,9 +933,27 @@ class SupportAgent:
         if pending is not None:
             lines.append(f"Awaiting confirmation: {pending.summary}")
         for item in turn.state.get("last_results", [])[-2:]:
-            lines.append(f"Last {item['tool']}: {json.dumps(item['result'], default=str)[:300]}")
+            lines.append(f"Last {item['tool'].replace('_', ' ')}: {_brief(item['result'])[:300]}")
         lines.append(f"Last message: {turn.text[:300]}")
         return "\n".join(lines)
+
+
+def _brief(result: dict[str, Any]) -> str:
+    """A tool result in one line for the person taking over (ids, statuses, item names), not raw JSON."""
+    if isinstance(result.get("orders"), list):
+        return "; ".join(
+            f"{o.get('order_id')} {o.get('status')} ({o.get('items', '')})" if isinstance(o, dict) else str(o)
+            for o in result["orders"][:5]
+        )
+    if "order_id" in result:
+        raw = result.get("items") or []
+        items = (
+            raw
+            if isinstance(raw, str)
+            else ", ".join(str(i.get("name", i.get("item_id"))) if isinstance(i, dict) else str(i) for i in raw)
+        )
+        return f"{result['order_id']} {result.get('status', '')}: {items}"
+    return json.dumps(result, default=str)
 
 
 def _injection_false_positive(rail: Any, prediction: Any) -> bool:

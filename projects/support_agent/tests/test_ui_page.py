@@ -50,11 +50,13 @@ def test_pick_up_reply_conflict_hand_back_and_customer_chat(live_api: str, servi
     assert waiting >= 1  # the late return the customer insisted on
     queued = service.queue(TENANT, "queued", 50)
     late = next(h for h in queued if h["reason"] == "policy_exception")
-    assert any(late["summary"] in t.value for t in at.text)  # the bot's summary, for the person picking it up
+    head = "\n".join(late["summary"].splitlines()[:3])  # reason, request, verified customer
+    assert any(head in t.value for t in at.text)  # the bot's summary, for the person picking it up
 
     at.button(key=f"sa_open_{late['session_id']}").click().run()
     assert not at.exception, at.exception
     assert at.subheader[0].value.startswith(f"Conversation {late['session_id'][:8]}")
+    assert any(late["summary"] == t.value for t in at.text)  # the whole summary once opened
     assert "return window" in " ".join(m.value for m in at.markdown)  # the history, with the bot's refusal
     assert any(row for row in at.dataframe[0].value.to_dict("records") if row["intent"])  # the traces
     at.button(key="sa_claim").click().run()

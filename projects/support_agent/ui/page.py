@@ -19,7 +19,13 @@ from projects.support_agent.demo import TENANT as DEMO_TENANT
 
 api = Api.from_settings()
 BASE = api.base_url + "/support"
-ROLE_AVATAR = {"user": "🧑", "assistant": "🤖", "human": "🎧", "tool": "🛠️", "system": "ℹ️"}
+ROLE_AVATAR = {  # material icons: they render without an emoji font (headless browsers, kiosks)
+    "user": ":material/person:",
+    "assistant": ":material/smart_toy:",
+    "human": ":material/support_agent:",
+    "tool": ":material/build:",
+    "system": ":material/info:",
+}
 REASON = {
     "explicit_request": "asked for a person",
     "repeated_failure": "repeated failure",
@@ -68,7 +74,7 @@ def show_history(session_id: str) -> None:
         return
     for m in resp.json():
         if m["role"] == "tool":
-            with st.expander(f"🛠️ {m['tool_name']}", expanded=False):
+            with st.expander(f"Tool call: {m['tool_name']}", expanded=False, icon=":material/build:"):
                 st.json({"arguments": m.get("tool_args"), "result": m.get("tool_result")})
             continue
         who = m.get("author") or m["role"]
@@ -116,7 +122,8 @@ def show_session(session_id: str) -> None:
     handoff_id = s.get("open_handoff_id")
     if handoff_id:
         h = call("GET", f"/handoffs/{handoff_id}").json()
-        st.warning(f"Handed over: {REASON.get(h['reason'], h['reason'])} · {h['status']}\n\n{h['summary']}")
+        st.warning(f"Handed over: {REASON.get(h['reason'], h['reason'])} · {h['status']}")
+        st.text(h["summary"])
     history, traces = st.tabs(["History", "Traces"])
     with history:
         show_history(session_id)
@@ -159,10 +166,10 @@ if view == "Handoff queue":
     if not queued and not mine:
         st.info("The queue is empty: the bot is handling every conversation.")
     for h in mine + queued:
-        label = f"{'🎧 yours' if h in mine else '⏳ ' + age(h['age_s'])} · {REASON.get(h['reason'], h['reason'])}"
+        label = f"{'yours' if h in mine else 'waiting ' + age(h['age_s'])} · {REASON.get(h['reason'], h['reason'])}"
         with st.container(border=True):
             st.markdown(f"**{label}** · conversation `{h['session_id'][:8]}`")
-            st.text(h["summary"])
+            st.text("\n".join(h["summary"].splitlines()[:3]))  # reason, request, customer: the rest when opened
             if st.button("Open", key=f"sa_open_{h['session_id']}"):
                 st.session_state["sa_session"] = h["session_id"]
     if st.session_state.get("sa_session"):
