@@ -19,9 +19,8 @@ from pathlib import Path
 
 import psycopg
 
-from projects.support_agent.policy import Policy, PolicyRefusal, SessionState
+from projects.support_agent.eval import replay_gold_actions
 from projects.support_agent.retailer import clone_database, drop_database, load_tau_bench, read_tau_bench, snapshot
-from projects.support_agent.tools import ToolCall, from_tau
 from shared.db import close_pools, start_embedded, stop_embedded, with_dbname
 
 
@@ -47,23 +46,12 @@ def main() -> int:
     for index, task in enumerate(tasks):
         url = clone_database(admin, template)
         try:
-            policy = Policy(url)
-            state = SessionState(session_id=f"gold-{index}", actor="gold")
-            policy.execute(ToolCall(name="find_customer_by_email", arguments={"email": emails[task["user_id"]]}), state)
             before = snapshot(url)
-            task_ok = True
-            for action in task["actions"]:
-                n_actions += 1
-                call = from_tau(action["name"], action["kwargs"])
-                try:
-                    outcome = policy.execute(call, state, confirmed=False)
-                    if outcome.status == "needs_confirmation":
-                        policy.execute(call, state, confirmed=True)
-                    ok_actions += 1
-                except PolicyRefusal as refusal:
-                    task_ok = False
-                    failures.append({"task": index, "action": action, "code": refusal.code, "message": refusal.message})
-            ok_tasks += task_ok
+            applied, refused = replay_gold_actions(url, emails[task["user_id"]], task["actions"], f"gold-{index}")
+            n_actions += len(task["actions"])
+            ok_actions += len(applied)
+            ok_tasks += not refused
+            failures += [{"task": index, **r} for r in refused]
             changed += snapshot(url) != before
         finally:
             close_pools()

@@ -205,11 +205,6 @@ class SupportAgent:
         return self._kb
 
     # -- public API ----------------------------------------------------------------------------------------------
-    def prepare_knowledge(self, tenant_id: str) -> dict[str, Any]:
-        """Ingest the tenant's knowledge base now (idempotent; once per process). The first FAQ question does it
-        otherwise, so conversations that never ask one never pay for it."""
-        return self.kb.ensure(tenant_id)
-
     def start(self, tenant_id: str, channel: str = "web") -> str:
         """Open a conversation; returns its session id."""
         session = self.store.create_session(tenant_id, channel)
@@ -293,10 +288,7 @@ class SupportAgent:
         elif not rail.allowed or (prediction.intent == "jailbreak" and prediction.confidence >= 0.8):
             injection = "prompt_injection" in rail.categories or any("Injection" in r for r in rail.reasons)
             injection = injection or prediction.intent == "jailbreak"
-            abusive = any(c in rail.categories for c in ("harassment", "hate", "violence")) or any(
-                "Profanity" in r for r in rail.reasons
-            )
-            if abusive and not (injection and "prompt_injection" in rail.categories):
+            if _abusive(rail) and not (injection and "prompt_injection" in rail.categories):
                 turn.decisions.append({"stage": "input_rail", "decision": "blocked", "why": "abusive"})
                 if counters["negative"] >= self.settings.negative_turns_to_escalate:
                     turn.handoff = ("negative_sentiment", "abusive or very negative messages")
@@ -567,52 +559,48 @@ class SupportAgent:
     def _introduce(self, turn: _Turn) -> _Reply | None:
         """A customer who starts by saying who they are (e-mail, or name + zip) and nothing else: verify them and
         ask what they need; None when the message carries no identity."""
-        probe: dict[str, Any] = {"intent": None, "slots": {}, "done": True}
         email, name, zip_code = X.email(turn.text), X.name(turn.text), X.zip_code(turn.text)
         if email:
-            probe["slots"]["email"] = email
+            slots: dict[str, Any] = {"email": email}
         elif name and zip_code:
-            probe["slots"].update(first_name=name[0], last_name=name[1], zip=zip_code)
+            slots = {"first_name": name[0], "last_name": name[1], "zip": zip_code}
         else:
             return None
-        try:
-            self._call(turn, *self._identity_call(probe["slots"]))
-        except PolicyRefusal as refusal:
-            turn.failed = True
-            return _Reply(refusal.message + " Please check and try again (e-mail, or name and zip code).")
-        customer = self._call(turn, "get_customer", {"customer_id": turn.policy_state.auth.customer_id}, quiet=True)
-        turn.state["known"]["payment_methods"] = (customer or {}).get("payment_methods", [])
-        return _Reply(
+        return self._verify(turn, slots) or _Reply(
             "Thank you, you are verified. How can I help: order status, a cancellation, a return or exchange, or a "
             "change to an order?"
         )
 
-    @staticmethod
-    def _identity_call(slots: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        if slots.get("email"):
-            return "find_customer_by_email", {"email": slots.pop("email")}
-        return "find_customer_by_name_zip", {k: slots.pop(k) for k in ("first_name", "last_name", "zip")}
-
     def _identify(self, turn: _Turn, flow: dict[str, Any]) -> _Reply | None:
         """Verify the customer from the identity slots; a reply when it cannot (yet)."""
         slots = flow["slots"]
-        if slots.get("email") or (slots.get("first_name") and slots.get("zip")):
-            call = self._identity_call(slots)
-        else:
+        if not (slots.get("email") or (slots.get("first_name") and slots.get("zip"))):
             flow["awaiting"] = "identity"
             turn.failed = turn.failed or bool(turn.state.get("asked_identity"))
             turn.state["asked_identity"] = True
             return _Reply(QUESTIONS["identity"])
+        refused = self._verify(turn, slots)
+        if refused is not None:
+            flow["awaiting"] = "identity"
+            return refused
+        # the identifying message may also have named the order, the reason…: read it again now we know who it is
+        self._fill(turn, flow, use_model=False)
+        return None
+
+    def _verify(self, turn: _Turn, slots: dict[str, Any]) -> _Reply | None:
+        """Look the customer up by e-mail or name + zip (the identity slots are consumed) and remember their
+        payment methods; the refusal to show when nobody matches, None when verified."""
+        if slots.get("email"):
+            call = ("find_customer_by_email", {"email": slots.pop("email")})
+        else:
+            call = ("find_customer_by_name_zip", {k: slots.pop(k) for k in ("first_name", "last_name", "zip")})
         try:
             self._call(turn, *call)
         except PolicyRefusal as refusal:
-            flow["awaiting"] = "identity"
             turn.failed = True
             return _Reply(refusal.message + " Please check and try again (e-mail, or name and zip code).")
         customer = self._call(turn, "get_customer", {"customer_id": turn.policy_state.auth.customer_id}, quiet=True)
         turn.state["known"]["payment_methods"] = (customer or {}).get("payment_methods", [])
-        # the identifying message may also have named the order, the reason…: read it again now we know who it is
-        self._fill(turn, flow, use_model=False)
         return None
 
     def _advance(self, turn: _Turn, flow: dict[str, Any], *, filled_now: list[str]) -> _Reply:
@@ -974,12 +962,16 @@ PLACEHOLDERS = frozenset({"null", "none", "string", "string or null", "n/a", "un
 _FACT = re.compile(r"#?W\d+|\d+(?:[.,]\d+)?|[A-Za-z]+_[A-Za-z0-9_]+")
 
 
-def _asks_for_exception(rail: Any, prediction: Any, text: str) -> bool:
-    """After a policy refusal: is this message pushing back on the rule (and not abuse)?"""
-    abusive = any(c in rail.categories for c in ("harassment", "hate", "violence")) or any(
+def _abusive(rail: Any) -> bool:
+    """The rail saw harassment, hate, violence or profanity (answered with de-escalation, not a refusal)."""
+    return any(c in rail.categories for c in ("harassment", "hate", "violence")) or any(
         "Profanity" in r for r in rail.reasons
     )
-    if abusive:
+
+
+def _asks_for_exception(rail: Any, prediction: Any, text: str) -> bool:
+    """After a policy refusal: is this message pushing back on the rule (and not abuse)?"""
+    if _abusive(rail):
         return False
     suspicious = not rail.allowed or (prediction.intent == "jailbreak" and prediction.confidence >= 0.8)
     return suspicious or X.asks_exception(text)

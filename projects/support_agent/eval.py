@@ -86,28 +86,40 @@ def _release(url: str, admin: str) -> None:
     drop_database(url, admin)
 
 
+def replay_gold_actions(
+    url: str, email: str, actions: Sequence[dict[str, Any]], session_id: str
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Run τ-bench gold actions through ``Policy.execute`` as the agent would (the customer verified by e-mail, each
+    write proposed, then confirmed); returns the calls that ran and the refusals (code, message), which change
+    nothing — as in τ-bench, where a failing gold action is no change."""
+    from projects.support_agent.policy import Policy, PolicyRefusal, SessionState
+    from projects.support_agent.tools import ToolCall, from_tau
+
+    policy = Policy(url)
+    state = SessionState(session_id=session_id, actor="gold")
+    policy.execute(ToolCall(name="find_customer_by_email", arguments={"email": email}), state)
+    applied, refused = [], []
+    for action in actions:
+        call = from_tau(action["name"], action.get("kwargs", {}))
+        try:
+            if policy.execute(call, state, confirmed=False).status == "needs_confirmation":
+                policy.execute(call, state, confirmed=True)
+            applied.append(call)
+        except PolicyRefusal as refusal:
+            refused.append({"tool": call.name, "code": refusal.code, "message": refusal.message})
+    return applied, refused
+
+
 def gold_state(admin: str, template: str, task: dict[str, Any], email: str) -> dict[str, Any]:
     """Digest of the state the task's gold actions produce through the tool layer, the calls that ran (``applied``,
     ToolCalls) and those the policy refused (``refused``: no change, and not expected of the agent either)."""
-    from projects.support_agent.policy import Policy, PolicyRefusal, SessionState
     from projects.support_agent.retailer import clone_database, snapshot_digest
-    from projects.support_agent.tools import ToolCall, from_tau
 
     url = clone_database(admin, template)
     try:
-        policy = Policy(url)
-        state = SessionState(session_id=f"gold-{uuid.uuid4().hex[:8]}", actor="gold")
-        policy.execute(ToolCall(name="find_customer_by_email", arguments={"email": email}), state)
-        applied, refused = [], []
-        for action in task.get("actions", []):
-            call = from_tau(action["name"], action.get("kwargs", {}))
-            try:
-                outcome = policy.execute(call, state, confirmed=False)
-                if outcome.status == "needs_confirmation":
-                    policy.execute(call, state, confirmed=True)
-                applied.append(call)
-            except PolicyRefusal as refusal:  # as in τ-bench: a gold action that fails changes nothing
-                refused.append({"tool": call.name, "code": refusal.code})
+        session_id = f"gold-{uuid.uuid4().hex[:8]}"
+        applied, refused = replay_gold_actions(url, email, task.get("actions", []), session_id)
+        refused = [{"tool": r["tool"], "code": r["code"]} for r in refused]
         return {"digest": snapshot_digest(url), "applied": applied, "refused": refused}
     finally:
         _release(url, admin)
@@ -125,9 +137,12 @@ def run_trial(
     agent_chat: Any,
     router: Any,
     settings: Any,
+    policy_markdown: str | None = None,
 ) -> dict[str, Any]:
-    """One conversation on a fresh copy; returns the scored row (transcript included)."""
+    """One conversation on a fresh copy; returns the scored row (transcript included). ``policy_markdown`` (the
+    benchmark's ``wiki.md``) replaces the generated policy articles the FAQ answers from."""
     from projects.support_agent.agent import SupportAgent
+    from projects.support_agent.knowledge import KnowledgeBase
     from projects.support_agent.policy import Policy
     from projects.support_agent.retailer import clone_database, snapshot_digest
     from projects.support_agent.sessions import SessionStore
@@ -136,8 +151,12 @@ def run_trial(
     url = clone_database(admin, template)
     store = SessionStore(url, settings)
     try:
+        kb = None
+        if policy_markdown is not None:
+            embedder = getattr(router, "embedder", None)
+            kb = KnowledgeBase(url, embedder=embedder, settings=settings, policy_markdown=policy_markdown)
         agent = SupportAgent(
-            url, chat=agent_chat, router=router, store=store, policy=Policy(url, settings), settings=settings
+            url, chat=agent_chat, router=router, store=store, policy=Policy(url, settings), settings=settings, kb=kb
         )
         sid = agent.start(TENANT, "eval")
         user = simulator.conversation(task["instruction"], seed)
@@ -301,6 +320,8 @@ def main(argv: Sequence[str] | None = None, *, simulator: UserSimulator | None =
         simulator = LLMUserSimulator(chat=user_chat, temperature=args.user_temperature, max_turns=args.max_turns)
     router = get_router()
     settings = get_support_settings()
+    wiki_path = args.tau_bench / "wiki.md"
+    wiki = wiki_path.read_text(encoding="utf-8") if wiki_path.exists() else None
     template = build_template(admin, args.tau_bench)
     rows: list[dict[str, Any]] = []
     try:
@@ -311,7 +332,7 @@ def main(argv: Sequence[str] | None = None, *, simulator: UserSimulator | None =
                     seed = trial_seed(args.seed, index, trial)
                     row = run_trial(
                         admin, template, task, gold, simulator, seed,
-                        agent_chat=agent_chat, router=router, settings=settings,
+                        agent_chat=agent_chat, router=router, settings=settings, policy_markdown=wiki,
                     )  # fmt: skip
                     row = {"task": index, "trial": trial, "seed": seed, "user_id": task["user_id"],
                            "gold_refused": gold["refused"], **row}  # fmt: skip

@@ -112,9 +112,6 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-_words = words
-
-
 def items(text: str, lines: list[dict[str, Any]]) -> list[str]:
     """Item ids of the order ``lines`` the message points at: by item id, by product name, or all of them."""
     t = text.lower()
@@ -123,18 +120,18 @@ def items(text: str, lines: list[dict[str, Any]]) -> list[str]:
         return hit
     if ALL_ITEMS.search(text):
         return [ln["item_id"] for ln in lines]
-    words = _words(text)
+    said = words(text)
     by_name = []
     for ln in lines:
-        name_words = {w for w in _words(ln.get("name") or "") if len(w) > 2}
-        if name_words and name_words & words:
+        name_words = {w for w in words(ln.get("name") or "") if len(w) > 2}
+        if name_words and name_words & said:
             by_name.append(ln["item_id"])
     return by_name
 
 
 def new_variants(text: str, product: dict[str, Any], old_item_id: str) -> str | None:
     """The available variant of ``product`` whose option values the message names most (not the old one)."""
-    words = _words(text)
+    said = words(text)
     best, best_score = None, 0
     for item_id, v in (product.get("variants") or {}).items():
         if item_id == old_item_id or not v.get("available", True):
@@ -142,7 +139,7 @@ def new_variants(text: str, product: dict[str, Any], old_item_id: str) -> str | 
         if item_id.lower() in text.lower():
             return item_id
         values = {str(x).lower() for x in (v.get("options") or {}).values()}
-        score = sum(1 for value in values if set(re.findall(r"[a-z0-9]+", value)) <= words)
+        score = sum(1 for value in values if words(value) <= said)
         if score > best_score:
             best, best_score = item_id, score
     return best

@@ -218,9 +218,8 @@ class Hit:
         }
 
 
-_READY: set[tuple[str, str, str]] = set()
+_READY: set[tuple[str, str, str, str]] = set()
 _READY_LOCK = threading.Lock()
-_SEARCHED: set[tuple[str, str, str, bool]] = set()
 
 
 class KnowledgeBase:
@@ -277,21 +276,23 @@ class KnowledgeBase:
         ]
 
     def ensure(self, tenant_id: str) -> dict[str, Any]:
-        """Make the tenant's knowledge base current; once per process per (database, tenant, content)."""
-        docs = self.documents(tenant_id)
-        key = (self.url, tenant_id, hashlib.sha256("".join(d.content_hash for d in docs).encode()).hexdigest())
+        """Make the tenant's knowledge base current once per process per (database, tenant, collection, policy
+        source): searches call it, so after the first one it is a set lookup, not a catalogue read. A catalogue
+        changed while the process runs needs :meth:`ingest`."""
+        source = self.policy_markdown if self.policy_markdown is not None else self.settings.model_dump_json()
+        key = (self.url, tenant_id, self.collection, hashlib.sha256(source.encode()).hexdigest())
         with _READY_LOCK:
             if key in _READY:
                 return {"cached": True}
-            report = self.ingest(tenant_id, docs)
+            report = self.ingest(tenant_id)
             _READY.add(key)
             return report
 
-    def ingest(self, tenant_id: str, docs: list[Document] | None = None) -> dict[str, Any]:
+    def ingest(self, tenant_id: str) -> dict[str, Any]:
         """Upsert every article (hash-idempotent) and delete the tenant's articles that no longer exist."""
         from shared.retrieval import upgrade
 
-        docs = docs if docs is not None else self.documents(tenant_id)
+        docs = self.documents(tenant_id)
         upgrade(self.url)
         self.store.create_collection(
             self.collection, embedding_model=self.embedder.model, embedding_dim=self.embedder.dim, chunking=KB_CHUNKING
@@ -318,11 +319,8 @@ class KnowledgeBase:
 
     def search(self, question: str, tenant_id: str, k: int = 4) -> list[Hit]:
         """Hybrid search (dense + full text, RRF) over the tenant's articles (ingested on the first search of the
-        process; a catalogue changed while the process runs needs :meth:`ingest`)."""
-        seen = (self.url, tenant_id, self.collection, self.policy_markdown is not None)
-        if seen not in _SEARCHED:
-            self.ensure(tenant_id)
-            _SEARCHED.add(seen)
+        process, see :meth:`ensure`)."""
+        self.ensure(tenant_id)
         request = SearchRequest(
             collection=self.collection,
             query=question,

@@ -28,12 +28,10 @@ from projects.support_agent.policy import Policy
 from projects.support_agent.retailer import load_retailer
 from projects.support_agent.schema import ensure_schema
 from projects.support_agent.sessions import (
-    EmptyMessage,
     Handoff,
     HandoffNotFound,
     InvalidTransition,
     Message,
-    MessageTooLong,
     NotAssigned,
     Session,
     SessionStore,
@@ -150,16 +148,9 @@ class SupportService:
         self.store.get_session(session_id, tenant_id)
         return [_trace_out(t) for t in self.store.traces(session_id, limit)]
 
-    def check_text(self, text: str) -> None:
-        """Refuse a message before anything happens (the store would refuse it too, after the turn lock)."""
-        if not text.strip():
-            raise EmptyMessage("empty message")
-        if len(text) > self.settings.max_message_chars:
-            raise MessageTooLong(len(text), self.settings.max_message_chars)
-
     def send(self, tenant_id: str, session_id: str, text: str) -> TurnResult:
         """One customer turn (see :meth:`SupportAgent.respond` for what it may raise)."""
-        self.check_text(text)
+        self.store.validate("user", text)
         self.store.get_session(session_id, tenant_id)
         return self.agent.respond(session_id, text)
 
@@ -189,7 +180,7 @@ class SupportService:
         return h
 
     def human_reply(self, tenant_id: str, handoff_id: str, agent: str, text: str) -> dict[str, Any]:
-        self.check_text(text)
+        self.store.validate("human_agent", text)
         h = self._held_by(tenant_id, handoff_id, agent)
         return _message_out(self.store.human_reply(h.session_id, agent, text))
 

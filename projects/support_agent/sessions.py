@@ -414,7 +414,9 @@ class SessionStore:
 
     # -- messages --------------------------------------------------------------------------------------
 
-    def _validate(self, role: str, content: str, tool_name: str | None) -> None:
+    def validate(self, role: str, content: str, tool_name: str | None = None) -> None:
+        """Refuse a message before anything happens (:meth:`append` does it too, but callers that take the turn
+        lock first call this before waiting: an empty message must not queue behind a busy session)."""
         if role not in ROLES:
             raise InvalidMessage(f"unknown role {role!r}")
         if not isinstance(content, str):
@@ -445,7 +447,7 @@ class SessionStore:
         ``human_agent`` message from anyone but the assigned agent (:class:`InvalidTransition`/:class:`NotAssigned`),
         more than ``max_messages_per_session`` (:class:`TooManyMessages`)."""
         sid = _uuid(session_id)
-        self._validate(role, content, tool_name)
+        self.validate(role, content, tool_name)
         masked = self.mask(content)
         with self._tx() as cur:
             args = (author, tool_name, tool_args, tool_result, expected_seq)
