@@ -24,11 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from projects.support_agent.settings import RouterSettings, get_support_settings
+from projects.support_agent.settings import Method, RouterSettings, get_support_settings
 from shared.artifacts import content_key, load_or_build
 from shared.observability.tracing import span
 from shared.serving.base import Embedder
@@ -37,7 +36,6 @@ log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
 HEAD_FORMAT = 2  # bump when FittedHead changes: the cache key includes it, so old pickles are never loaded
-Method = Literal["lr", "knn"]
 
 
 @dataclass(frozen=True)

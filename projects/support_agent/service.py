@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -108,8 +108,8 @@ class SupportService:
                 if conn.execute("SELECT EXISTS (SELECT 1 FROM sa_customers)").fetchone()[0]:
                     return False
                 s = self.settings
-                today = date.today()  # the generated deliveries fall inside the return window from today
-                counts = load_retailer(self.url, seed=s.api_demo_seed, n_customers=s.api_demo_customers, today=today)
+                # today's date (UTC, like the demo scripts picked from it): deliveries fall inside the return window
+                counts = load_retailer(self.url, seed=s.api_demo_seed, n_customers=s.api_demo_customers)
                 log.info("support agent: empty database, loaded the generated retailer %s", counts)
                 return True
             finally:

@@ -12,14 +12,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+Method = Literal["lr", "knn"]  # the router's classifier head
+
 
 class RouterSettings(BaseModel):
     """The intent router (``projects/support_agent/router.py``); environment ``SUPPORT__ROUTER__<FIELD>``, e.g.
     ``SUPPORT__ROUTER__THRESHOLD=0.6``."""
 
-    method: Literal["lr", "knn"] = Field(
-        default="lr", description="classifier head on the embeddings (see intent_eval numbers)"
-    )
+    method: Method = Field(default="lr", description="classifier head on the embeddings (see intent_eval numbers)")
     threshold: float = Field(
         default=0.5,
         ge=0.0,
