@@ -1,0 +1,1 @@
+"""Code assistant: repo-aware Q&A, FIM completion, a sandboxed debug loop, documentation and review."""

@@ -1,0 +1,48 @@
+"""Code-assistant configuration (environment prefix ``CODE__``, e.g. ``CODE__MAX_FILE_BYTES=2000000``).
+
+Model ids and URLs live in ``shared.settings``; this section holds what only the code assistant has. Each limit
+says what it protects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CodeSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CODE__",
+        env_file=".env",
+        extra="ignore",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+    )
+
+    # -- indexing: what is read, and how much ------------------------------------------------------------
+    max_file_bytes: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="larger files are skipped (minified bundles, data dumps, the 200 MB binary someone committed): "
+        "they are rarely what a question is about and would dominate embedding time",
+    )
+    max_files: int = Field(
+        default=200_000, ge=1, description="files one index run may take; the rest are reported as skipped"
+    )
+    index_batch_files: int = Field(
+        default=200,
+        ge=1,
+        description="files parsed, embedded and written per batch: bounds memory on large repositories",
+    )
+    chunk_max_lines: int = Field(
+        default=150, ge=10, description="a definition longer than this is split into line windows (keeps its symbol)"
+    )
+    line_chunk_lines: int = Field(default=60, ge=5, description="window size for files without a grammar")
+    line_chunk_overlap: int = Field(default=10, ge=0, description="lines shared by consecutive windows")
+
+
+@lru_cache
+def get_code_settings() -> CodeSettings:
+    return CodeSettings()
