@@ -183,6 +183,8 @@ def semantic_cache_ddl(dim: int = 384) -> str:
 
 def semantic_scope(request: ChatRequest) -> str | None:
     """Hash of everything but the last user message; None when the request cannot be cached semantically."""
+    if request.is_completion:  # no question to compare: a raw prompt is cached exactly or not at all
+        return None
     messages = request.all_messages()
     if not messages or messages[-1].role != "user" or not messages[-1].content:
         return None

@@ -61,6 +61,7 @@ class _Job:
     grammar: Any = None  # xgr.CompiledGrammar
     tools: list[ToolSpec] = field(default_factory=list)
     forced_call: bool = False
+    stop_ids: frozenset[int] = frozenset()  # besides EOS: token ids that end this row (raw completions)
 
     def batch_key(self) -> Hashable:
         """Requests batch together only when one ``generate`` call can serve them all."""
@@ -96,7 +97,7 @@ class _RowStopper(StoppingCriteria):
                 continue
             reason: FinishReason | None = None
             last = int(input_ids[i, -1])
-            if last in self.eos:
+            if last in self.eos or last in job.stop_ids:
                 reason = "stop"
             elif job.stops:
                 tail = self.tokenizer.decode(input_ids[i, -min(n_gen, self._tail[i]) :], skip_special_tokens=True)
@@ -159,6 +160,9 @@ class LocalEngine:
         eos = gen.eos_token_id if isinstance(gen.eos_token_id, list) else [gen.eos_token_id]
         self.eos = {int(e) for e in [*eos, self.tokenizer.eos_token_id] if e is not None}
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos)
+        # a raw completion ends at the first control token it generates (end of text, a FIM or file marker):
+        # past it the model is starting another document
+        self.special_ids = frozenset(i for i, t in self.tokenizer.added_tokens_decoder.items() if t.special)
         template = self.tokenizer.chat_template or ""
         self.template_supports_tools = "tools" in template
         self.grammars = GrammarFactory(self.tokenizer, self.model.config.vocab_size, sorted(self.eos))
@@ -300,7 +304,10 @@ class LocalChatModel(ChatModel):
         if tools and self.engine.template_supports_tools:
             kwargs["tools"] = toolfmt.template_tools(tools)
         with self.engine.tokenizer_lock:
-            prompt = self.tokenizer.apply_chat_template(self._messages(request, tools), **kwargs)
+            if request.prompt is not None:  # raw completion: the caller's exact text (special tokens included)
+                prompt = request.prompt
+            else:
+                prompt = self.tokenizer.apply_chat_template(self._messages(request, tools), **kwargs)
             if forced:
                 prompt += toolfmt.TOOL_CALL_OPEN + "\n"  # the answer starts inside a call; the grammar does the rest
             prompt_ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
@@ -319,6 +326,7 @@ class LocalChatModel(ChatModel):
             grammar=grammar,
             tools=tools,
             forced_call=forced,
+            stop_ids=self.engine.special_ids if request.prompt is not None else frozenset(),
         )
 
     def _compile(self, schema: dict[str, Any]) -> Any:

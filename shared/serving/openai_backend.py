@@ -19,7 +19,7 @@ from openai import OpenAI
 from shared.observability.tracing import span
 from shared.serving.base import ChatModel, ModelNotFoundError, ServingError
 from shared.serving.structured import InvalidSchemaError, validate_schema
-from shared.serving.types import ChatMessage, ChatRequest, ChatResult, StreamChunk, ToolCall, Usage
+from shared.serving.types import ChatMessage, ChatRequest, ChatResult, FinishReason, StreamChunk, ToolCall, Usage
 
 
 def _wire_message(m: ChatMessage) -> dict[str, Any]:
@@ -67,6 +67,32 @@ def to_wire(request: ChatRequest, model: str) -> dict[str, Any]:
     return params
 
 
+def to_completion_wire(request: ChatRequest, model: str) -> dict[str, Any]:
+    """Completions (``/v1/completions``) parameters for a raw-prompt request."""
+    params: dict[str, Any] = {
+        "model": model,
+        "prompt": request.prompt,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "max_tokens": request.max_tokens or 256,  # the legacy endpoint defaults to 16 tokens
+    }
+    if request.stop:
+        params["stop"] = request.stop
+    if request.seed is not None:
+        params["seed"] = request.seed
+    return params
+
+
+def _finish(reason: str | None) -> FinishReason:
+    return reason if reason in ("stop", "length", "tool_calls") else "stop"  # type: ignore[return-value]
+
+
+def _usage(u: Any) -> Usage:
+    if u is None:
+        return Usage()
+    return Usage(prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens, total_tokens=u.total_tokens)
+
+
 def _parse_args(raw: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
@@ -94,7 +120,45 @@ class OpenAIChatModel(ChatModel):
             return ValueError(f"{self.base_url} rejected the request: {exc}")
         return ServingError(f"{self.base_url}: {type(exc).__name__}: {exc}")
 
+    def _complete(self, request: ChatRequest) -> ChatResult:
+        t0 = time.perf_counter()
+        with span("llm.complete", backend=self.backend, model=self.model):
+            try:
+                resp = self._client.completions.create(**to_completion_wire(request, self.model))
+            except openai.OpenAIError as exc:
+                raise self._error(exc) from exc
+        choice = resp.choices[0]
+        return ChatResult(
+            text=choice.text or "",
+            finish_reason=_finish(choice.finish_reason),
+            usage=_usage(resp.usage),
+            model=resp.model or self.model,
+            backend=self.backend,
+            latency_s=time.perf_counter() - t0,
+        )
+
+    def _stream_completion(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        params = to_completion_wire(request, self.model)
+        params.update(stream=True, stream_options={"include_usage": True})
+        finish = None
+        try:
+            with span("llm.stream", backend=self.backend, model=self.model):
+                for chunk in self._client.completions.create(**params):
+                    if chunk.choices:
+                        c = chunk.choices[0]
+                        finish = c.finish_reason or finish
+                        if c.text:
+                            yield StreamChunk(delta=c.text)
+                    if chunk.usage is not None:
+                        yield StreamChunk(finish_reason=_finish(finish), usage=_usage(chunk.usage))
+                        return
+        except openai.OpenAIError as exc:
+            raise self._error(exc) from exc
+        yield StreamChunk(finish_reason=_finish(finish), usage=Usage())
+
     def chat(self, request: ChatRequest) -> ChatResult:
+        if request.is_completion:
+            return self._complete(request)
         params = to_wire(request, self.model)
         t0 = time.perf_counter()
         with span("llm.chat", backend=self.backend, model=self.model):
@@ -126,6 +190,9 @@ class OpenAIChatModel(ChatModel):
         )
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        if request.is_completion:
+            yield from self._stream_completion(request)
+            return
         params = to_wire(request, self.model)
         params.update(stream=True, stream_options={"include_usage": True})
         finish = None

@@ -103,6 +103,22 @@ class ChatCompletionRequest(_Wire):
     response_format: WireResponseFormat | None = None
 
 
+class CompletionRequest(_Wire):
+    """The legacy Completions request (what vLLM serves at ``/v1/completions``): one raw prompt, no template."""
+
+    model: str
+    prompt: str = Field(min_length=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="omitted = greedy")
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(default=16, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: Literal[1] = 1
+    echo: Literal[False] = False
+    stream: bool = False
+    stream_options: WireStreamOptions | None = None
+
+
 class EmbeddingRequest(_Wire):
     model: str
     input: str | list[str] = Field(min_length=1)
@@ -234,7 +250,7 @@ class _SSE:
 
 
 def create_model_server_router(chat_models: Mapping[str, ChatModel], embedders: Mapping[str, Embedder]) -> APIRouter:
-    """Routes ``/chat/completions``, ``/embeddings``, ``/models`` serving the given models by name."""
+    """Routes ``/chat/completions``, ``/completions``, ``/embeddings``, ``/models`` serving the given models by name."""
     router = APIRouter(tags=["model server"])
 
     def chat_model(name: str) -> ChatModel:
@@ -309,6 +325,65 @@ def create_model_server_router(chat_models: Mapping[str, ChatModel], embedders: 
         except Exception as exc:
             raise _problem_for(exc, body.model) from exc
         return completion_body(result, body.model)
+
+    @router.post(
+        "/completions",
+        summary="OpenAI-compatible (legacy) text completion of a raw prompt (JSON, or SSE when stream=true)",
+        responses=problem_responses(400, 404, 422, 503),
+    )
+    async def completions(body: CompletionRequest) -> Any:
+        model = chat_model(body.model)
+        try:
+            req = ChatRequest.completion(
+                body.prompt,
+                temperature=body.temperature if body.temperature is not None else 0.0,
+                top_p=body.top_p if body.top_p is not None else 1.0,
+                max_tokens=body.max_tokens,
+                stop=[body.stop] if isinstance(body.stop, str) else body.stop,
+                seed=body.seed,
+            )
+        except ValueError as exc:
+            raise ProblemError(422, "Unprocessable Content", str(exc)) from exc
+        cid, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+
+        def body_of(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "id": cid, "object": "text_completion", "created": created, "model": body.model, "choices": choices,
+            }  # fmt: skip
+            if usage is not None:
+                out["usage"] = usage
+            return out
+
+        if not body.stream:
+            try:
+                result = await run_in_threadpool(model.chat, req)
+            except Exception as exc:
+                raise _problem_for(exc, body.model) from exc
+            choice = {"index": 0, "text": result.text, "logprobs": None, "finish_reason": result.finish_reason}
+            return body_of([choice], _usage(result.usage))
+        chunks = model.stream(req)
+        try:
+            first = await run_in_threadpool(next, chunks, None)
+        except Exception as exc:
+            raise _problem_for(exc, body.model) from exc
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+        async def events() -> AsyncIterator[str]:
+            pieces = iterate_in_threadpool(chunks)
+            piece = first
+            try:
+                while piece is not None:
+                    choice = {"index": 0, "text": piece.delta, "logprobs": None, "finish_reason": piece.finish_reason}
+                    if piece.delta or piece.finish_reason:
+                        yield f"data: {json.dumps(body_of([choice]))}\n\n"
+                    if piece.finish_reason is not None and include_usage and piece.usage is not None:
+                        yield f"data: {json.dumps(body_of([], _usage(piece.usage)))}\n\n"
+                    piece = await anext(pieces, None)
+            except Exception as exc:  # mid-stream failure: the status line is gone, say so in-band
+                yield f"data: {json.dumps({'error': {'message': str(exc), 'type': type(exc).__name__}})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @router.post("/embeddings", summary="OpenAI-compatible embeddings", responses=problem_responses(404, 422, 503))
     async def embeddings(body: EmbeddingRequest) -> dict[str, Any]:

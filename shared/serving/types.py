@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls"]
@@ -71,7 +71,19 @@ class ToolSpec(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    messages: list[ChatMessage]
+    """A chat turn, or (with ``prompt``) a raw text completion.
+
+    Raw completion exists for prompts that must reach the model byte for byte: fill-in-the-middle with the
+    model's FIM tokens, base-model style prompting. Backends send it without a chat template (local) or to
+    ``/v1/completions`` (OpenAI-compatible servers such as vLLM), so the caller owns the whole prompt.
+    """
+
+    messages: list[ChatMessage] = Field(default_factory=list)
+    prompt: str | None = Field(
+        default=None,
+        description="raw completion: the exact model input, no chat template; excludes messages, system, tools and "
+        "response_schema",
+    )
     system: str | None = Field(default=None, description="prepended as a system message when set")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 = greedy decoding")
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
@@ -83,6 +95,29 @@ class ChatRequest(BaseModel):
     response_schema: dict[str, Any] | None = Field(
         default=None, description="JSON schema the answer must satisfy (constrained decoding where supported)"
     )
+
+    @classmethod
+    def completion(cls, prompt: str, **kwargs: Any) -> ChatRequest:
+        return cls(prompt=prompt, **kwargs)
+
+    @property
+    def is_completion(self) -> bool:
+        return self.prompt is not None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> ChatRequest:
+        if self.prompt is None:
+            if not self.messages:
+                raise ValueError("a request needs messages (chat) or prompt (raw completion)")
+            return self
+        if not self.prompt:
+            raise ValueError("prompt is empty")
+        chat_only = [
+            n for n in ("messages", "system", "tools", "response_schema") if getattr(self, n) not in (None, [])
+        ]
+        if chat_only:
+            raise ValueError(f"a raw completion (prompt) cannot also have {', '.join(chat_only)}")
+        return self
 
     def all_messages(self) -> list[ChatMessage]:
         if self.system:

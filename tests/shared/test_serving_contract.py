@@ -138,6 +138,49 @@ def test_stream_concatenates_to_the_greedy_answer(backend):
     assert all(c.finish_reason is None for c in chunks[:-1])
 
 
+FIM_PROMPT = (
+    "<|fim_prefix|>def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n"
+    "<|fim_suffix|>\n\nprint(fibonacci(10))\n<|fim_middle|>"
+)
+
+
+def test_raw_completion_fills_the_middle_without_a_chat_template(backend):
+    """FIM needs the exact prompt: a chat template around it would turn the FIM tokens into chat text."""
+    model = backend(QWEN)
+    result = model.chat(ChatRequest.completion(FIM_PROMPT, max_tokens=40))
+    assert "fibonacci(n - 1)" in result.text.replace("n-1", "n - 1") or "a, b = b, a + b" in result.text
+    assert 0 < result.usage.completion_tokens <= 40
+    assert result.usage.prompt_tokens == LocalChatModel(QWEN).count_tokens(FIM_PROMPT)  # no template tokens added
+    streamed = list(model.stream(ChatRequest.completion(FIM_PROMPT, max_tokens=40)))
+    assert "".join(c.delta for c in streamed) == result.text
+    assert streamed[-1].usage == result.usage
+
+
+def test_raw_completion_request_rejects_chat_fields():
+    with pytest.raises(ValueError, match="cannot also have"):
+        ChatRequest(prompt="x", messages=[ChatMessage.user("y")])
+    with pytest.raises(ValueError, match=r"messages \(chat\) or prompt"):
+        ChatRequest()
+    with pytest.raises(ValueError, match="empty"):
+        ChatRequest(prompt="")
+
+
+def test_server_completions_wire_format(server_url):
+    body = {"model": QWEN, "prompt": FIM_PROMPT, "max_tokens": 8}
+    r = httpx.post(f"{server_url}/completions", json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["object"] == "text_completion" and data["choices"][0]["text"]
+    assert data["usage"]["completion_tokens"] <= 8
+    with httpx.stream("POST", f"{server_url}/completions", json={**body, "stream": True}, timeout=120) as s:
+        lines = [line for line in s.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    texts = [json.loads(line[6:])["choices"][0]["text"] for line in lines[:-1]]
+    assert "".join(texts) == data["choices"][0]["text"]
+    r = httpx.post(f"{server_url}/completions", json={**body, "prompt": ""}, timeout=30)
+    assert r.status_code == 422
+
+
 @pytest.mark.parametrize("tool_choice", ["auto", "get_weather"])
 def test_tool_call_has_valid_arguments(backend, tool_choice):
     req = ask("What is the weather in Paris right now?", tools=[WEATHER], tool_choice=tool_choice, max_tokens=40)
