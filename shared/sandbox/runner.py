@@ -7,7 +7,7 @@ do and do not protect against.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import selectors
 import signal
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 from shared.observability.metrics import SANDBOX_DURATION, SANDBOX_RUNS
@@ -67,10 +67,8 @@ def _count_own_processes() -> int:
     n = 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            try:
+            with suppress(OSError):
                 n += entry.stat().st_uid == uid
-            except OSError:
-                pass
     return n
 
 
@@ -189,9 +187,7 @@ class _Pump:
         self.sel.close()
 
 
-def _classify(
-    outcome: str | None, wait_status: int | None, stderr: str
-) -> tuple[Status, int | None, int | None]:
+def _classify(outcome: str | None, wait_status: int | None, stderr: str) -> tuple[Status, int | None, int | None]:
     if wait_status is None:
         return ("timeout" if outcome == "timeout" else outcome or "killed"), None, None  # type: ignore[return-value]
     sig = os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else None
@@ -264,7 +260,7 @@ def run_command(
         status_r, status_w = os.pipe()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec), str(status_w)],
+                [sys.executable, "-I", "-S", str(LAUNCHER), marshal.dumps(spec).hex(), str(status_w)],
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -291,10 +287,9 @@ def run_command(
                     stream.close()
         with os.fdopen(status_r, "rb") as f:
             raw = f.read()
-        report = json.loads(raw) if raw else None
-        if report is None or not report["isolated"]["pid"]:  # no namespace to rely on: sweep by uid
-            if uid is not None:
-                _kill_uid(uid)
+        report = marshal.loads(raw) if raw else None
+        if uid is not None and (report is None or not report["isolated"]["pid"]):  # no namespace: sweep by uid
+            _kill_uid(uid)
     if report and report.get("error"):
         raise SandboxError(f"sandbox could not isolate the run: {report['error']}")
     if report is None and outcome is None:

@@ -240,9 +240,8 @@ def test_working_copy_skips_links_out_of_the_repo_and_survives_loops(tmp_path: P
         assert (copy / "inside").read_text() == "A = 1\n" and (copy / "inside").is_symlink()
         assert not (copy / "passwd").exists() and not (copy / "passwd").is_symlink()
         assert not (copy / "up").is_symlink()
-    with pytest.raises(SandboxError):
-        with working_copy(repo, max_bytes=3):
-            pass
+    with pytest.raises(SandboxError), working_copy(repo, max_bytes=3):
+        pass
 
 
 def test_concurrent_sandboxes_do_not_disturb_each_other(own_uid_range: range) -> None:
