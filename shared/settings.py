@@ -253,6 +253,29 @@ class JobSettings(BaseModel):
     worker_concurrency: int = Field(default=1, ge=1)
 
 
+# --- sandbox (shared/sandbox: code execution for the code assistant's eval/debug loop and the agent) ---
+class SandboxSettings(BaseModel):
+    """Default limits and isolation knobs of ``shared.sandbox`` (see shared/sandbox/README.md for what they buy)."""
+
+    wall_s: float = Field(default=10.0, gt=0, description="wall-clock limit of one run; then everything is killed")
+    cpu_s: float = Field(default=10.0, gt=0, description="RLIMIT_CPU per process (SIGXCPU)")
+    memory_mb: int = Field(default=1024, ge=16, description="RLIMIT_AS per process (address space, not RSS)")
+    max_processes: int = Field(default=64, ge=1, description="RLIMIT_NPROC for the run's own uid (fork bombs)")
+    max_file_mb: int = Field(default=16, ge=1, description="RLIMIT_FSIZE: the largest file a run may write")
+    max_output_bytes: int = Field(default=64_000, ge=1024, description="stdout+stderr kept; more kills the run")
+    network: bool = Field(default=False, description="True = share the host network (no network namespace)")
+    require_isolation: bool = Field(
+        default=False,
+        description="raise SandboxError instead of running with rlimits only when namespaces are unavailable",
+    )
+    uid_base: int = Field(default=1_800_000_000, ge=1000, description="first uid/gid of the per-run uid range (root)")
+    uid_count: int = Field(default=100_000, ge=1, description="size of the per-run uid range")
+    tmp_dir: Path | None = Field(default=None, description="where working dirs live; None = <system tmp>/genai-sandbox")
+    tmpfs_mb: int = Field(default=64, ge=1, description="size of the private /tmp, /var/tmp, /dev/shm of a run")
+    python_site: bool = Field(default=True, description="run_python sees the interpreter's site-packages")
+    working_copy_max_mb: int = Field(default=512, ge=1, description="working_copy refuses larger repositories")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_nested_delimiter="__", extra="ignore", env_file_encoding="utf-8"
@@ -271,6 +294,7 @@ class Settings(BaseSettings):
     guardrails: GuardrailSettings = GuardrailSettings()
     moderation: ModerationSettings = ModerationSettings()
     jobs: JobSettings = JobSettings()
+    sandbox: SandboxSettings = SandboxSettings()  # shared/sandbox
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
 
     def effective_database_url(self) -> str | None:

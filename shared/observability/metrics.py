@@ -32,3 +32,5 @@ RETRIEVAL_LATENCY = Histogram(
 )  # mode: dense|fulltext|hybrid|rerank
 JOB_QUEUE_DEPTH = Gauge("job_queue_depth", "Jobs by queue and status", ["queue", "status"])
 JOBS_FINISHED = Counter("jobs_finished_total", "Jobs finished", ["task", "outcome"])
+SANDBOX_RUNS = Counter("sandbox_runs_total", "Sandboxed code runs", ["status"])  # status: SandboxResult.status
+SANDBOX_DURATION = Histogram("sandbox_run_duration_seconds", "Sandboxed code run wall time", buckets=LATENCY_BUCKETS)
