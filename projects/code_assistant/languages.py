@@ -17,6 +17,12 @@ from tree_sitter import Parser, Query
 
 from projects.code_assistant.types import Language, SymbolKind
 
+
+def word_set(text: str) -> frozenset[str]:
+    """A whitespace-separated table (easier to read and extend than a list of quoted strings)."""
+    return frozenset(text.split())
+
+
 EXTENSION_LANGUAGES: dict[str, Language] = {
     ".py": "python",
     ".pyi": "python",
@@ -33,7 +39,7 @@ EXTENSION_LANGUAGES: dict[str, Language] = {
 }
 
 # text we index as line windows: source in languages without an installed grammar, configuration and docs
-TEXT_EXTENSIONS = frozenset(
+TEXT_EXTENSIONS = word_set(
     """
     .md .markdown .rst .txt .adoc .org .tex
     .toml .yaml .yml .json .jsonc .json5 .ini .cfg .conf .properties .env .editorconfig .xml .csv .tsv
@@ -41,25 +47,25 @@ TEXT_EXTENSIONS = frozenset(
     .c .h .cc .cpp .cxx .hpp .hh .cu .m .mm .rs .rb .php .pl .pm .lua .r .scala .kt .kts .swift .cs .fs .fsx
     .dart .ex .exs .erl .hrl .hs .ml .mli .clj .cljs .elm .jl .zig .nim .v .sv .vhd .groovy .sql .proto
     .graphql .gql .thrift .html .htm .css .scss .sass .less .vue .svelte .pyx .pxd .pyw .ipynb .lock
-    """.split()
+    """
 )
 
 # extensionless names that are text by convention (other extensionless files are indexed if their head decodes)
-TEXT_FILENAMES = frozenset(
+TEXT_FILENAMES = word_set(
     "Makefile GNUmakefile Dockerfile Containerfile Jenkinsfile Procfile Gemfile Rakefile Vagrantfile Justfile "
     "LICENSE LICENCE COPYING NOTICE AUTHORS CHANGELOG README CODEOWNERS .gitignore .gitattributes .dockerignore "
-    ".editorconfig .env.example".split()
+    ".editorconfig .env.example"
 )
 
 # skipped by name, never opened: reading a 2 GB model checkpoint to find its NUL byte is wasted I/O
-BINARY_EXTENSIONS = frozenset(
+BINARY_EXTENSIONS = word_set(
     """
     .png .jpg .jpeg .gif .bmp .ico .icns .webp .tiff .psd .svgz .mp3 .mp4 .wav .flac .ogg .avi .mov .mkv .webm
     .zip .gz .tgz .bz2 .xz .zst .7z .rar .tar .jar .war .whl .egg .deb .rpm .dmg .iso .apk
     .so .dylib .dll .exe .o .a .lib .obj .pyc .pyo .pyd .class .wasm .bin .dat .db .sqlite .sqlite3 .parquet
     .arrow .feather .npy .npz .pkl .pickle .pt .pth .ckpt .safetensors .onnx .gguf .h5 .hdf5 .tflite .pb
     .pdf .doc .docx .xls .xlsx .ppt .pptx .odt .ttf .otf .woff .woff2 .eot .mo
-    """.split()
+    """
 )
 
 _SHEBANGS: dict[str, Language] = {"python": "python", "node": "javascript", "deno": "typescript"}
@@ -244,7 +250,9 @@ _TS_DEFINITIONS: dict[str, SymbolKind] = {
     "function_signature": "function",
     "abstract_method_signature": "function",
 }
-_JS_TRANSPARENT = frozenset({"expression_statement", "internal_module", "module", "statement_block", "ambient_declaration"})
+_JS_TRANSPARENT = frozenset(
+    {"expression_statement", "internal_module", "module", "statement_block", "ambient_declaration"}
+)
 
 JAVASCRIPT = LanguageSpec(
     definitions=_JS_DEFINITIONS,
@@ -282,9 +290,9 @@ GO = LanguageSpec(
     (short_var_declaration left: (expression_list (identifier) @skip))
     (import_spec name: (package_identifier) @skip)
     """,
-    ignore_names=frozenset(
+    ignore_names=word_set(
         "nil true false iota err ok append cap close complex copy delete imag len make new panic print println "
-        "real recover string int int64 int32 uint8 byte rune bool float64 error any".split()
+        "real recover string int int64 int32 uint8 byte rune bool float64 error any"
     ),
 )
 
@@ -298,9 +306,7 @@ JAVA = LanguageSpec(
         "method_declaration": "function",
         "constructor_declaration": "function",
     },
-    members=frozenset(
-        {"class_declaration", "record_declaration", "interface_declaration", "enum_declaration"}
-    ),
+    members=frozenset({"class_declaration", "record_declaration", "interface_declaration", "enum_declaration"}),
     wrappers={},
     transparent=frozenset({"enum_body_declarations"}),
     comments=frozenset({"line_comment", "block_comment"}),

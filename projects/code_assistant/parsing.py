@@ -76,7 +76,7 @@ def parse_source(path: str, text: str, language: Language, settings: CodeSetting
         tree = parser.parse(source)
         _check_tree(tree.root_node, len(lines))
         return _Extractor(path, source, lines, language, spec, settings).run(tree.root_node)
-    except Exception as exc:  # noqa: BLE001 - any failure in a grammar or in extraction must not lose the file
+    except Exception as exc:  # any failure in a grammar or in extraction must not lose the file
         message = f"{type(exc).__name__}: {exc}"[:300]
         return ParsedFile(
             path=path, language=language, chunks=line_chunks(path, lines, language, settings), error=message
@@ -303,7 +303,8 @@ class _Extractor:
                 continue
             name = name_node.text.decode("utf-8", "replace")
             if value.type in ("arrow_function", "function_expression", "function", "generator_function"):
-                found.append(self._make(outer, node, name_node, name, "function", scope, value.child_by_field_name("body")))
+                body = value.child_by_field_name("body")
+                found.append(self._make(outer, node, name_node, name, "function", scope, body))
             elif top_level and name.isupper() and len(name) > 1:
                 found.append(self._make(outer, node, name_node, name, "constant", scope, None))
         return found
@@ -420,9 +421,7 @@ class _Extractor:
                 if filtered and (name in ignore or len(name) < 2):
                     continue
                 found.setdefault((name, node.start_point.row + 1), kind)
-        references = [Reference(name, self.path, line, kind) for (name, line), kind in found.items()]
-        references.sort(key=lambda r: (r.line, r.name))
-        return references, imports
+        return [Reference(name, self.path, line, kind) for (name, line), kind in found.items()], imports
 
     # -- chunks ---------------------------------------------------------------------------------------------
 
@@ -451,7 +450,8 @@ class _Extractor:
             return
         for first, last in _windows(start, end, self.settings.chunk_max_lines, self.settings.line_chunk_overlap):
             text = "\n".join(self.lines[first - 1 : last])
-            chunks.append(CodeChunk(self.path, first, last, text, kind, self.language, symbol.qualname, symbol.signature))
+            chunk = CodeChunk(self.path, first, last, text, kind, self.language, symbol.qualname, symbol.signature)
+            chunks.append(chunk)
 
     def _outline(self, definition: _Definition, members: list[_Definition]) -> CodeChunk:
         """A large class in one chunk: the lines before its first member, then each member's header lines."""
@@ -461,9 +461,8 @@ class _Extractor:
             picked.extend(range(member.symbol.start_line, member.header_end + 1))
         picked = picked[: self.settings.chunk_max_lines]
         text = "\n".join(self.lines[i - 1] for i in picked if self.lines[i - 1].strip())
-        return CodeChunk(
-            self.path, definition.chunk_start, symbol.end_line, text, "class", self.language, symbol.qualname, symbol.signature
-        )
+        start, end = definition.chunk_start, symbol.end_line
+        return CodeChunk(self.path, start, end, text, "class", self.language, symbol.qualname, symbol.signature)
 
     def _module_chunks(self, covered: bytearray) -> list[CodeChunk]:
         chunks = []

@@ -109,7 +109,8 @@ def build_repo_map(
     count_tokens: Callable[[str], int] = default_count_tokens,
 ) -> str:
     """The map text: ``path:`` then ``  line│ signature`` for the top-ranked symbols, within ``max_tokens``."""
-    ranked = [symbol for symbol, _ in rank_symbols(symbols, references, focus_paths=focus_paths, focus_names=focus_names)]
+    ranking = rank_symbols(symbols, references, focus_paths=focus_paths, focus_names=focus_names)
+    ranked = [symbol for symbol, _ in ranking]
     if not ranked or max_tokens <= 0:
         return ""
     low, high, best = 1, len(ranked), ""

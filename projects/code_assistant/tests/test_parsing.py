@@ -69,11 +69,19 @@ def test_python_symbols_signatures_docstrings() -> None:
     symbols = _symbols(parsed)
     assert symbols["MAX_ITEMS"] == ("constant", 5, 5, "MAX_ITEMS = 10", None)
     assert symbols["load"] == (
-        "function", 8, 12, "def load(path: str,\n         strict: bool = False) -> list[str]:", "Load lines from path."
+        "function",
+        8,
+        12,
+        "def load(path: str,\n         strict: bool = False) -> list[str]:",
+        "Load lines from path.",
     )
     assert symbols["Repository"] == ("class", 15, 27, "class Repository(Base):", "Keeps items.")
     assert symbols["Repository.save"] == (
-        "method", 20, 23, "def save(self, item: ItemModel) -> None:", "Persist one item."
+        "method",
+        20,
+        23,
+        "def save(self, item: ItemModel) -> None:",
+        "Persist one item.",
     )
     assert symbols["Repository.Cursor"][:3] == ("class", 25, 27)
     assert symbols["Repository.Cursor.advance"][0] == "method"
@@ -85,8 +93,14 @@ def test_python_references_and_imports() -> None:
     parsed = parse_source("pkg/repo.py", PYTHON_SOURCE, "python", SETTINGS)
     assert parsed.imports == ["os", "pkg.models"]
     refs = {(r.name, r.line, r.kind) for r in parsed.references}
-    assert {("read_lines", 12, "call"), ("join", 12, "call"), ("validate_item", 23, "call"), ("load", 27, "call"),
-            ("append", 22, "call"), ("load", 31, "call")} <= refs
+    assert {
+        ("read_lines", 12, "call"),
+        ("join", 12, "call"),
+        ("validate_item", 23, "call"),
+        ("load", 27, "call"),
+        ("append", 22, "call"),
+        ("load", 31, "call"),
+    } <= refs
     assert {("Item", 3, "import"), ("Base", 3, "import"), ("Base", 15, "name"), ("ItemModel", 20, "name")} <= refs
     names = {r.name for r in parsed.references}
     assert "Repository" not in names and "save" not in names  # definitions are not uses of themselves
@@ -107,7 +121,7 @@ def test_python_chunks_are_exact_and_cover_module_code() -> None:
 
 def test_large_class_gets_an_outline_and_method_chunks_and_long_methods_are_windowed() -> None:
     body = "\n".join(f"        x{i} = {i}" for i in range(30))
-    methods = "\n\n".join(f"    def m{i}(self, a):\n        \"\"\"M{i}.\"\"\"\n{body}" for i in range(6))
+    methods = "\n\n".join(f'    def m{i}(self, a):\n        """M{i}."""\n{body}' for i in range(6))
     source = f'class Big:\n    """A big class."""\n\n    limit = 3\n\n{methods}\n'
     settings = CodeSettings(chunk_max_lines=40, line_chunk_overlap=5)
     parsed = parse_source("big.py", source, "python", settings)
@@ -120,13 +134,14 @@ def test_large_class_gets_an_outline_and_method_chunks_and_long_methods_are_wind
     assert all(c.end_line - c.start_line + 1 <= 40 for c in methods_chunks)
     windows = [c for c in methods_chunks if c.symbol == "Big.m0"]
     assert len(windows) == 1  # 32 lines fit
-    long = parse_source("long.py", "def f():\n" + "\n".join(f"    y{i} = {i}" for i in range(100)) + "\n", "python", settings)
+    long_source = "def f():\n" + "\n".join(f"    y{i} = {i}" for i in range(100)) + "\n"
+    long = parse_source("long.py", long_source, "python", settings)
     spans = [(c.start_line, c.end_line, c.symbol) for c in long.chunks]
     assert spans == [(1, 40, "f"), (36, 75, "f"), (71, 101, "f")]
 
 
 def test_javascript_functions_classes_arrows_and_imports() -> None:
-    source = '''import thing, {alpha as beta} from "./util";
+    source = """import thing, {alpha as beta} from "./util";
 const fs = require("fs");
 
 /** Adds two numbers. */
@@ -143,7 +158,7 @@ export default class Widget extends BaseWidget {
 }
 
 function* counter() {}
-'''
+"""
     parsed = parse_source("src/widget.js", source, "javascript", SETTINGS)
     symbols = _symbols(parsed)
     assert symbols["addNumbers"] == ("function", 5, 7, "const addNumbers = (left, right) =>", "Adds two numbers.")
@@ -152,14 +167,22 @@ function* counter() {}
     assert symbols["counter"][0] == "function"
     assert parsed.imports == ["./util", "fs"]
     refs = {(r.name, r.line, r.kind) for r in parsed.references}
-    assert {("combine", 6, "call"), ("Painter", 12, "call"), ("paint", 12, "call"), ("layout", 13, "call"),
-            ("alpha", 1, "import"), ("thing", 1, "import"), ("BaseWidget", 9, "name")} <= refs
+    assert {
+        ("combine", 6, "call"),
+        ("Painter", 12, "call"),
+        ("paint", 12, "call"),
+        ("layout", 13, "call"),
+        ("alpha", 1, "import"),
+        ("thing", 1, "import"),
+        ("BaseWidget", 9, "name"),
+    } <= refs
     _assert_chunks_exact(parsed, source)
-    assert [(c.kind, c.start_line, c.symbol) for c in parsed.chunks if c.symbol == "addNumbers"] == [("function", 4, "addNumbers")]
+    arrow_chunks = [(c.kind, c.start_line, c.symbol) for c in parsed.chunks if c.symbol == "addNumbers"]
+    assert arrow_chunks == [("function", 4, "addNumbers")]  # starts at its JSDoc comment
 
 
 def test_typescript_interfaces_types_enums_and_tsx() -> None:
-    source = '''/** A shape. */
+    source = """/** A shape. */
 export interface Shape<T> extends Base {
   area(): number;
 }
@@ -170,7 +193,7 @@ abstract class Square implements Shape<number> {
   area(): number { return computeArea(this.side); }
 }
 export function makeSquare(side: number): Square { return new Unit(side); }
-'''
+"""
     parsed = parse_source("src/shape.ts", source, "typescript", SETTINGS)
     symbols = _symbols(parsed)
     assert symbols["Shape"] == ("interface", 2, 4, "interface Shape<T> extends Base", "A shape.")
@@ -179,13 +202,14 @@ export function makeSquare(side: number): Square { return new Unit(side); }
     assert symbols["makeSquare"][3] == "function makeSquare(side: number): Square"  # the export stays outside
     refs = {(r.name, r.kind) for r in parsed.references}
     assert {("computeArea", "call"), ("Unit", "call"), ("Base", "name")} <= refs
-    tsx = parse_source("src/App.tsx", "export function App(props: Props) {\n  return <div>{props.title}</div>;\n}\n",
-                       "tsx", SETTINGS)
+    tsx = parse_source(
+        "src/App.tsx", "export function App(props: Props) {\n  return <div>{props.title}</div>;\n}\n", "tsx", SETTINGS
+    )
     assert tsx.error is None and _symbols(tsx)["App"][:3] == ("function", 1, 3)
 
 
 def test_go_structs_interfaces_methods_with_receiver() -> None:
-    source = '''package store
+    source = """package store
 
 import (
 \t"fmt"
@@ -209,7 +233,7 @@ func (s *Store) Save(row Row) error {
 }
 
 func NewStore() *Store { return &Store{} }
-'''
+"""
     parsed = parse_source("store/store.go", source, "go", SETTINGS)
     symbols = _symbols(parsed)
     assert symbols["Store"] == ("struct", 9, 11, "type Store struct", "Store keeps rows.")
@@ -225,7 +249,7 @@ func NewStore() *Store { return &Store{} }
 
 
 def test_java_classes_interfaces_enums_methods() -> None:
-    source = '''package app;
+    source = """package app;
 
 import java.util.List;
 
@@ -242,7 +266,7 @@ public class UserService extends Base {
 
   enum Role { ADMIN, USER }
 }
-'''
+"""
     parsed = parse_source("src/UserService.java", source, "java", SETTINGS)
     symbols = _symbols(parsed)
     assert symbols["UserService"] == ("class", 6, 17, "public class UserService extends Base", "A user service.")
@@ -262,7 +286,9 @@ def test_text_and_language_without_grammar_fall_back_to_line_windows() -> None:
     parsed = parse_source("notes.rs", source, "text", settings)
     assert parsed.error is None and parsed.symbols == []
     assert [(c.kind, c.start_line, c.end_line) for c in parsed.chunks] == [
-        ("lines", 1, 60), ("lines", 51, 110), ("lines", 101, 130)
+        ("lines", 1, 60),
+        ("lines", 51, 110),
+        ("lines", 101, 130),
     ]
     _assert_chunks_exact(parsed, source)
 
@@ -294,7 +320,8 @@ def test_line_numbers_survive_form_feeds_and_unicode_separators() -> None:
 
 
 def test_cp1252_source_is_walked_read_and_parsed(tmp_path: Path) -> None:
-    (tmp_path / "legacy.py").write_bytes('def café():\r\n    """Crème brûlée – naïve."""\r\n    return 1\r\n'.encode("cp1252"))
+    source = 'def café():\r\n    """Crème brûlée – naïve."""\r\n    return 1\r\n'
+    (tmp_path / "legacy.py").write_bytes(source.encode("cp1252"))
     [source_file] = list(walk_repo(tmp_path, SETTINGS))
     text = read_source(source_file)
     parsed = parse_source(source_file.path, text, source_file.language, SETTINGS)

@@ -7,6 +7,7 @@ from projects.code_assistant.repomap import build_repo_map, rank_symbols, render
 from projects.code_assistant.settings import CodeSettings
 from projects.code_assistant.types import Reference, Symbol
 
+_IMPORT = "from core.storage import StorageBackend\n\n\n"
 FILES = {
     "core/storage.py": '''
 class StorageBackend:
@@ -20,8 +21,8 @@ def rarely_needed_helper():
     return 1
 ''',
     "core/util.py": "def unused_utility_function(x):\n    return x\n",
-    "app/api.py": "from core.storage import StorageBackend\n\n\ndef handle(req):\n    StorageBackend().write_record(1, 2)\n",
-    "app/jobs.py": "from core.storage import StorageBackend\n\n\ndef nightly():\n    StorageBackend().write_record(3, 4)\n",
+    "app/api.py": f"{_IMPORT}def handle(req):\n    StorageBackend().write_record(1, 2)\n",
+    "app/jobs.py": f"{_IMPORT}def nightly():\n    StorageBackend().write_record(3, 4)\n",
     "app/cli.py": "from core.storage import StorageBackend\n\n\ndef main():\n    return StorageBackend()\n",
     "app/report.py": "from core.util import unused_utility_function\n\n\ndef weekly_report_builder():\n    return 1\n",
 }
