@@ -42,6 +42,23 @@ class CodeSettings(BaseSettings):
     line_chunk_lines: int = Field(default=60, ge=5, description="window size for files without a grammar")
     line_chunk_overlap: int = Field(default=10, ge=0, description="lines shared by consecutive windows")
 
+    # -- index store and code search (store/search part) -------------------------------------------------
+    embed_batch_chunks: int = Field(
+        default=256,
+        ge=1,
+        description="chunks sent to the embedder per call: one call per batch amortises model overhead, the cap "
+        "bounds the memory of one call on a batch of huge files",
+    )
+    search_candidates: int = Field(
+        default=50, ge=1, le=1000, description="per-signal (dense, full text) candidate list size of code search"
+    )
+    identifier_boost_max: int = Field(
+        default=3,
+        ge=0,
+        description="definition chunks of identifiers named in a question that are merged in ahead of the "
+        "hybrid hits (capped: `save` may be defined in twenty classes)",
+    )
+
 
 @lru_cache
 def get_code_settings() -> CodeSettings:
