@@ -57,6 +57,9 @@ TENANT = "code-assistant"
 PRINCIPAL = Principal(user_id="code-assistant", tenant_id=TENANT)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 _READY: set[str] = set()
+# what one file's content can cause (bad text, a constraint, an index row too large for a giant identifier): the
+# file is reported and the batch goes on; a lost connection or a bug still raises
+_FILE_ERRORS = (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.ProgramLimitExceeded, StoreError, ValueError)
 _READY_LOCK = threading.Lock()
 
 
@@ -369,7 +372,7 @@ class CodeIndexStore:
             for (src, sha, parsed), vecs in todo:
                 try:
                     self._write_one(conn, repo_id, coll, src, sha, parsed, vecs)
-                except (psycopg.DataError, psycopg.IntegrityError, StoreError, ValueError) as exc:
+                except _FILE_ERRORS as exc:
                     log.warning("indexing %s failed: %s", src.path, exc)
                     report.failed[src.path] = f"{type(exc).__name__}: {exc}"
                     continue
