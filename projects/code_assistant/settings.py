@@ -7,6 +7,7 @@ says what it protects.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,12 @@ class CodeSettings(BaseSettings):
     )
     search_candidates: int = Field(
         default=50, ge=1, le=1000, description="per-signal (dense, full text) candidate list size of code search"
+    )
+    search_lexical: Literal["websearch", "any"] = Field(
+        default="websearch",
+        description="full-text semantics of code search: 'websearch' (AND of the question's terms) fires only on "
+        "chunks holding all of them, so dense similarity decides otherwise; 'any' (OR) let one incidental common "
+        "word in a README outrank the right function on the project's tests",
     )
     identifier_boost_max: int = Field(
         default=3,
