@@ -347,6 +347,7 @@ class CodeIndexStore:
         latest: dict[str, tuple[SourceFile, str, ParsedFile]] = {src.path: (src, sha, p) for src, sha, p in items}
         if not latest:
             return report
+        self.require_repo(repo_id)
         changed = self._split_unchanged(repo_id, latest, report, self.file_states(repo_id, list(latest)))
         valid: list[tuple[SourceFile, str, ParsedFile]] = []
         for src, sha, parsed in changed:
