@@ -7,6 +7,7 @@ says what it protects.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,29 @@ class CodeSettings(BaseSettings):
     fim_max_tokens: int = Field(default=96, ge=1, description="new tokens for a block completion")
     fim_line_max_tokens: int = Field(default=32, ge=1, description="new tokens for a mid-line completion")
     fim_max_lines: int = Field(default=12, ge=1, description="lines a block completion may insert")
+
+    # -- index store and code search (store/search part) -------------------------------------------------
+    embed_batch_chunks: int = Field(
+        default=256,
+        ge=1,
+        description="chunks sent to the embedder per call: one call per batch amortises model overhead, the cap "
+        "bounds the memory of one call on a batch of huge files",
+    )
+    search_candidates: int = Field(
+        default=50, ge=1, le=1000, description="per-signal (dense, full text) candidate list size of code search"
+    )
+    search_lexical: Literal["websearch", "any"] = Field(
+        default="websearch",
+        description="full-text semantics of code search: 'websearch' (AND of the question's terms) fires only on "
+        "chunks holding all of them, so dense similarity decides otherwise; 'any' (OR) let one incidental common "
+        "word in a README outrank the right function on the project's tests",
+    )
+    identifier_boost_max: int = Field(
+        default=3,
+        ge=0,
+        description="definition chunks of identifiers named in a question that are merged in ahead of the "
+        "hybrid hits (capped: `save` may be defined in twenty classes)",
+    )
 
 
 @lru_cache
