@@ -81,6 +81,17 @@ class CodeSettings(BaseSettings):
         "hybrid hits (capped: `save` may be defined in twenty classes)",
     )
 
+    # -- ask (repository Q&A) ----------------------------------------------------------------------------
+    ask_k: int = Field(default=6, ge=1, le=50, description="snippets retrieved for a question")
+    ask_context_tokens: int = Field(
+        default=1800,
+        ge=100,
+        description="tokens of snippets shown to the model: prefill is ~300 tok/s on 2 cores for the 0.5B model, "
+        "so this bounds time-to-first-token as well as cost",
+    )
+    ask_max_tokens: int = Field(default=320, ge=16, description="answer length cap")
+    max_question_chars: int = Field(default=2000, ge=1, description="longer questions are refused (413)")
+
 
 @lru_cache
 def get_code_settings() -> CodeSettings:
