@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.settings import REPO_ROOT as _REPO_ROOT
+
 
 class CodeSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -91,6 +93,24 @@ class CodeSettings(BaseSettings):
     )
     ask_max_tokens: int = Field(default=320, ge=16, description="answer length cap")
     max_question_chars: int = Field(default=2000, ge=1, description="longer questions are refused (413)")
+
+    # -- service: repositories, jobs, limits ---------------------------------------------------------------
+    repo_roots: list[str] = Field(
+        default_factory=lambda: [str(_REPO_ROOT / "var" / "code_repos")],
+        description="server folders repositories may be registered from (and git clones go to the first): an "
+        "API that indexes any path it is given reads any file the server can",
+    )
+    git_url_schemes: list[str] = Field(
+        default_factory=lambda: ["https", "file"], description="URL schemes `git_url` may use (never ext::)"
+    )
+    git_clone_timeout_s: float = Field(default=300.0, gt=0, description="a clone slower than this is refused")
+    job_queue: str = Field(default="code_assistant", description="queue of index and debug jobs")
+    inline_worker: bool = Field(
+        default=True, description="run the job queue in the API process (single machine); false = separate workers"
+    )
+    max_completion_chars: int = Field(
+        default=200_000, ge=1, description="prompt + suffix characters a completion request may send (413 beyond)"
+    )
 
 
 @lru_cache

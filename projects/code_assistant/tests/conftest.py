@@ -60,3 +60,75 @@ def store(database_url: str, embedder):
 @pytest.fixture
 def make_file() -> Callable[..., FileItem]:
     return build_file
+
+
+# -- the service and its HTTP surface ------------------------------------------------------------------------
+PREFIX = "/code"
+
+SHOP_FILES = {
+    "shop/__init__.py": '"""A tiny shop."""\n',
+    "shop/money.py": (
+        '"""Money helpers."""\nfrom decimal import ROUND_HALF_UP, Decimal\n\n\n'
+        "def round_cents(amount: Decimal) -> Decimal:\n"
+        '    """Round half-up to whole cents."""\n'
+        '    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)\n'
+    ),
+    "shop/cart.py": (
+        "from shop.money import round_cents\n\n\n"
+        "class Cart:\n"
+        "    def __init__(self):\n        self.items = []\n\n"
+        "    def total(self):\n"
+        '        """Sum of price times quantity, rounded to cents."""\n'
+        "        return round_cents(sum(i.price * i.qty for i in self.items))\n"
+    ),
+    "web/app.js": (
+        "import { total } from './cart.js';\nexport function render(cart) {\n  return `Total: ${total(cart)}`;\n}\n"
+    ),
+}
+
+
+def write_shop(root: Path) -> Path:
+    for rel, text in SHOP_FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+@pytest.fixture
+def repo_root(tmp_path: Path) -> Path:
+    """The allowed root repositories are registered from (CODE__REPO_ROOTS)."""
+    root = tmp_path / "repos"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def code_settings(repo_root: Path):
+    from projects.code_assistant.settings import CodeSettings
+
+    return CodeSettings(repo_roots=[str(repo_root)], inline_worker=False, max_question_chars=500)
+
+
+@pytest.fixture
+def service(database_url: str, embedder, code_settings):
+    from projects.code_assistant.service import CodeAssistantService
+    from shared.testing.doubles import RecordingChat
+
+    svc = CodeAssistantService(database_url, RecordingChat("Rounded by round_cents [1]."), embedder, code_settings)
+    yield svc
+    svc.queue.close()
+
+
+@pytest.fixture
+def client(database_url: str, service, code_settings):
+    from fastapi.testclient import TestClient
+
+    from projects.code_assistant.api import create_router
+    from shared.api.app import create_app
+    from shared.api.context import ServiceContext
+
+    ctx = ServiceContext(database_url=database_url)
+    app = create_app("ca-test", routers=[(PREFIX, create_router(ctx, code_settings, service=service))])
+    with TestClient(app) as c:
+        yield c
