@@ -53,6 +53,8 @@ def questions_from_symbols(symbols: Iterable[Symbol], *, n: int, seed: int = 0) 
         if not m:
             continue
         sentence = m.group(1).rstrip(".!?")
+        if not sentence[:1].isalpha() or "``" in sentence or sentence.endswith(("e.g", "i.e", "etc")):
+            continue  # reference-style docs ("``x``: ...", "(n, dim) float32 ...") are not questions
         sentence = re.sub(rf"`*\b{re.escape(s.name)}\b`*", "it", sentence)
         if len(sentence.split()) < 6 or sentence.lower().startswith(("see ", "alias", "deprecated")):
             continue
