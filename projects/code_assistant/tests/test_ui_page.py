@@ -131,7 +131,7 @@ def test_ask_with_citations_and_complete(live_api: str, service, repo_root: Path
     )
     at.text_area(key="ca_after").set_value("\n")
     ok(at.button(key="ca_complete").click().run())
-    completion = at.session_state["ca_completion"]
+    completion = at.session_state["ca_completion_shop"]
     assert completion["choices"][0]["text"] and any(completion["choices"][0]["text"] in c.value for c in at.code)
     context = at.dataframe[0].value.to_dict("records")
     assert {"path": "shop/money.py", "reason": "import"}.items() <= context[0].items()

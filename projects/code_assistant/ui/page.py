@@ -53,8 +53,20 @@ def numbered(text: str, start: int) -> str:
     return "\n".join(f"{n:>{width}}  {line}" for n, line in enumerate(lines, start))
 
 
-def table(rows: list[dict[str, Any]]) -> None:
-    st.dataframe(rows, hide_index=True, width="stretch")
+def table(rows: list[dict[str, Any]], empty: str = "Nothing found.") -> None:
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    else:
+        st.info(empty)
+
+
+def remembered(key: str, clicked: bool, request: Callable[[], httpx.Response]) -> dict[str, Any] | None:
+    """The last good answer to a button's request, kept in the session: any other widget reruns the page."""
+    if clicked:
+        with st.spinner("Working on it (the local model takes a few seconds)…"):
+            resp = request()
+        st.session_state[key] = resp.json() if ok(resp, (200,)) else None
+    return st.session_state.get(key)
 
 
 # -- long work: poll with a progress bar ------------------------------------------------------------------------
@@ -242,13 +254,13 @@ def browse_tab(repo: dict[str, Any]) -> None:
         if ok(defs, (200,)):
             st.markdown("**Defined at**")
             rows = [{k: d[k] for k in ("location", "kind", "qualname", "signature", "match")} for d in defs.json()]
-            table(rows) if rows else st.info("No definition found.")
+            table(rows, "No definition found.")
         refs = call("GET", f"/repos/{rid}/references", params={"name": name.strip()})
         if ok(refs, (200,)):
             st.markdown("**Used in**")
             rows = [{"path": g["path"], "lines": ", ".join(map(str, g["lines"])), "kinds": ", ".join(g["kinds"])}
                     for g in refs.json()]  # fmt: skip
-            table(rows) if rows else st.info("No use found.")
+            table(rows, "No use found.")
     elif what == "Repo map":
         resp = call("GET", f"/repos/{rid}/map", params={"max_tokens": 2048})
         if ok(resp, (200,)):
@@ -265,12 +277,9 @@ def complete_tab(repo: dict[str, Any]) -> None:
     path = st.text_input("File being edited (for cross-file context)", key="ca_cpath", placeholder="pkg/module.py")
     before = st.text_area("Code before the cursor", key="ca_before", height=180)
     after = st.text_area("Code after the cursor", key="ca_after", height=100)
-    if st.button("Complete", key="ca_complete", icon=":material/auto_fix_high:", type="primary") and before:
-        body = {"prompt": before, "suffix": after, "repo_id": repo["id"], "path": path.strip() or None}
-        with st.spinner("Completing…"):
-            resp = call("POST", "/v1/completions", json=body)
-        st.session_state["ca_completion"] = resp.json() if ok(resp, (200,)) else None
-    out = st.session_state.get("ca_completion")
+    clicked = st.button("Complete", key="ca_complete", icon=":material/auto_fix_high:", type="primary") and before
+    body = {"prompt": before, "suffix": after, "repo_id": repo["id"], "path": path.strip() or None}
+    out = remembered(f"ca_completion_{repo['id']}", clicked, lambda: call("POST", "/v1/completions", json=body))
     if not out:
         return
     text = out["choices"][0]["text"]
@@ -278,10 +287,10 @@ def complete_tab(repo: dict[str, Any]) -> None:
     st.code(text or "(nothing)", language=language_of(path) or "python")
     with st.expander("In place", icon=":material/text_select_end:"):
         st.code(before + text + after, language=language_of(path) or "python")
-    if out["context"]:
-        st.markdown("**Context from the index shown to the model**")
-        table([{"path": c["path"], "reason": c["reason"], "lines": f"{c['start_line']}-{c['end_line']}"}
-               for c in out["context"]])  # fmt: skip
+    st.markdown("**Context from the index shown to the model**")
+    rows = [{"path": c["path"], "reason": c["reason"], "lines": f"{c['start_line']}-{c['end_line']}"}
+            for c in out["context"]]  # fmt: skip
+    table(rows, "No cross-file context: give the file's path, or the index has nothing related.")
 
 
 # -- Fix --------------------------------------------------------------------------------------------------------
@@ -291,9 +300,13 @@ def fix_state(fix_id: str) -> tuple[float, str, dict[str, Any]] | None:
         return None
     fix = resp.json()
     last = fix["events"][-1] if fix["events"] else {"kind": fix["status"], "data": fix["message"] or ""}
-    data = last["data"] if isinstance(last["data"], str) else json.dumps(last["data"], default=str)[:160]
     done = fix["status"] not in ("queued", "running")
-    return 1.0 if done else len(fix["attempts"]) / (len(fix["attempts"]) + 1), f"{last['kind']}: {data}", fix
+    return 1.0 if done else len(fix["attempts"]) / (len(fix["attempts"]) + 1), event_line(last), fix
+
+
+def event_line(event: dict[str, Any]) -> str:
+    data = event["data"] if isinstance(event["data"], str) else json.dumps(event["data"], default=str)
+    return f"{event['kind']}: {data[:200]}"
 
 
 def tests_line(label: str, tests: dict[str, Any] | None) -> str:
@@ -311,6 +324,8 @@ def show_fix(fix: dict[str, Any], repo_id: str) -> None:
         st.code(fix["diff"], language="diff")
         st.download_button("Download .patch", fix["diff"], file_name=f"{repo_id}-fix.patch", mime="text/x-diff",
                            icon=":material/download:", key="ca_fix_patch")  # fmt: skip
+    with st.expander(f"Progress log ({len(fix['events'])} events)", icon=":material/list:"):
+        st.code("\n".join(event_line(e) for e in fix["events"]) or "(none)", language=None)
     for a in fix["attempts"]:
         tests = a["tests"]["status"] if a["tests"] else "not run"
         with st.expander(f"Attempt {a['number']} · tests {tests} · {a['duration_s']:.1f} s", icon=":material/history:"):
@@ -359,30 +374,24 @@ def document_and_review_tab(repo: dict[str, Any]) -> None:
     c1, c2 = st.columns(2)
     path = c1.text_input("File", key="ca_doc_path", placeholder="pkg/module.py")
     target = c2.text_input("Function or class (empty: the module)", key="ca_doc_target")
-    if st.button("Write docstring", key="ca_doc_go", icon=":material/description:") and path.strip():
-        body = {"repo_id": repo["id"], "path": path.strip(), "target": target.strip() or None}
-        with st.spinner("Writing…"):
-            resp = call("POST", "/document", json=body)
-        if ok(resp, (200,)):
-            doc = resp.json()
-            st.caption(
-                f"{doc['language']} · {doc['style']} style" + (" · replaces the old one" if doc["replaced"] else "")
-            )
-            st.code(doc["diff"], language="diff")
+    clicked = st.button("Write docstring", key="ca_doc_go", icon=":material/description:") and path.strip()
+    body = {"repo_id": repo["id"], "path": path.strip(), "target": target.strip() or None}
+    doc = remembered(f"ca_doc_{repo['id']}", clicked, lambda: call("POST", "/document", json=body))
+    if doc:
+        replaced = " · replaces the existing docstring" if doc["replaced"] else ""
+        st.caption(f"`{doc['path']}` {doc['target'] or '(module)'} · {doc['style']} style{replaced}")
+        st.code(doc["diff"], language="diff")
     st.subheader("Review a diff")
     diff = st.text_area("Unified diff (`git diff`)", key="ca_review_diff", height=200)
-    if st.button("Review", key="ca_review_go", icon=":material/rate_review:") and diff.strip():
-        with st.spinner("Reviewing…"):
-            resp = call("POST", "/review", json={"diff": diff, "repo_id": repo["id"]})
-        if ok(resp, (200,)):
-            review = resp.json()
-            st.markdown(review["summary"])
-            cols = ("path", "line", "severity", "category", "message", "source")
-            table([{k: c[k] for k in cols} for c in review["comments"]]) if review["comments"] else st.info(
-                "No comments."
-            )
-            with st.expander("As Markdown (for a pull request)", icon=":material/markdown:"):
-                st.code(review["markdown"], language="markdown")
+    clicked = st.button("Review", key="ca_review_go", icon=":material/rate_review:") and diff.strip()
+    body = {"diff": diff, "repo_id": repo["id"]}
+    review = remembered(f"ca_review_{repo['id']}", clicked, lambda: call("POST", "/review", json=body))
+    if review:
+        st.markdown(review["summary"])
+        cols = ("path", "line", "severity", "category", "message", "source")
+        table([{k: c[k] for k in cols} for c in review["comments"]], "No comments.")
+        with st.expander("As Markdown (for the pull request)", icon=":material/markdown:"):
+            st.code(review["markdown"], language="markdown")
 
 
 # -- the page ---------------------------------------------------------------------------------------------------
