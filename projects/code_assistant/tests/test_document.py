@@ -291,14 +291,14 @@ def test_readme_section_lists_parsed_api_and_keeps_only_a_grounded_example() -> 
 
 # -- the real local model -------------------------------------------------------------------------------------
 
-SMALL = '''import re
+SMALL = """import re
 
 
 def slugify(title, max_length=40):
     words = re.findall(r"[a-z0-9]+", title.lower())
     slug = "-".join(words)
     return slug[:max_length].rstrip("-")
-'''
+"""
 
 
 def test_real_model_docstring_for_a_small_function() -> None:
