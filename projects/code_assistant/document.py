@@ -134,7 +134,7 @@ class Documenter:
                 block_lines.append(newline)
         new_lines = lines[: placement.first] + block_lines + lines[placement.last :]
         new_source = "\n".join(new_lines)
-        _verify(path, source, new_source, language, target)
+        _verify(path, source, new_source, language, symbol.qualname if symbol is not None else None)
         return DocResult(
             path=path,
             target=target,
@@ -564,7 +564,7 @@ def _verify(path: str, old: str, new: str, language: Language, target: str | Non
         if language == "python" and not _module_docstring(new):
             raise DocumentError(f"the module docstring did not land at the top of {path}")
         return
-    found = [s for s in parsed.symbols if (s.qualname == target or s.name == target) and s.docstring]
+    found = [s for s in parsed.symbols if s.qualname == target and s.docstring]
     if not found:
         raise DocumentError(f"the docstring did not attach to {target} in {path}")
 

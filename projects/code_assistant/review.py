@@ -24,7 +24,7 @@ from unidiff import Hunk, PatchedFile, PatchSet, UnidiffParseError
 from projects.code_assistant.languages import language_for_name
 from projects.code_assistant.parsing import parse_source
 from projects.code_assistant.settings import CodeSettings, get_code_settings
-from projects.code_assistant.types import Language
+from projects.code_assistant.types import Language, Symbol
 from shared.serving.base import ChatModel, ServingError
 from shared.serving.structured import generate_structured
 from shared.serving.types import ChatMessage, ChatRequest
@@ -113,6 +113,7 @@ class Reviewer:
         skipped: list[str] = []
         reviewed: list[str] = []
         jobs: list[_HunkJob] = []
+        symbols: dict[str, list[Symbol]] = {}  # new-file path -> its definitions, parsed once
         for patched in patch:
             path = patched.path
             if patched.is_binary_file:
@@ -124,7 +125,7 @@ class Reviewer:
                 continue
             for hunk in patched:
                 if any(line.is_added for line in hunk):
-                    jobs.append(_HunkJob(path, hunk, _enclosing(path, hunk, files.get(path))))
+                    jobs.append(_HunkJob(path, hunk, _enclosing(path, hunk, files.get(path), symbols)))
         comments.extend(missing_test_comments(patch))
         if len(jobs) > self.settings.review_max_hunks:
             for job in jobs[self.settings.review_max_hunks :]:
@@ -222,17 +223,15 @@ def hunk_prompt(job: _HunkJob, settings: CodeSettings) -> str:
     return f"{header}\n\n" + "\n".join(lines)
 
 
-def _enclosing(path: str, hunk: Hunk, text: str | None) -> str:
+def _enclosing(path: str, hunk: Hunk, text: str | None, cache: dict[str, list[Symbol]]) -> str:
     """The innermost definition around the hunk's first added line in the new file (one signature line)."""
     language = language_for_name(path.rsplit("/", 1)[-1])
     if text is None or language not in _CODE_LANGUAGES:
         return ""
+    if path not in cache:
+        cache[path] = parse_source(path, text, language).symbols
     first = next(line.target_line_no for line in hunk if line.is_added)
-    around = [
-        s
-        for s in parse_source(path, text, language).symbols
-        if s.start_line <= first <= s.end_line and s.kind != "constant"
-    ]
+    around = [s for s in cache[path] if s.start_line <= first <= s.end_line and s.kind != "constant"]
     if not around:
         return ""
     inner = max(around, key=lambda s: s.start_line)
