@@ -36,16 +36,16 @@ DocStyle = Literal["google", "numpy", "rest", "plain", "jsdoc", "javadoc", "godo
 
 _CODE_LANGUAGES: frozenset[Language] = frozenset({"python", "javascript", "typescript", "tsx", "go", "java"})
 _STYLE_HINTS: dict[DocStyle, str] = {
-    "google": "Google style: a one-line summary, a blank line, then 'Args:', 'Returns:' and 'Raises:' sections "
-    "where they apply (one indented line per argument).",
-    "numpy": "NumPy style: a one-line summary, a blank line, then 'Parameters' and 'Returns' sections, each "
+    "google": "Google style: first a sentence saying what it does; then, where they apply, an 'Args:' section with "
+    "one indented 'name: description' line per parameter, and 'Returns:' and 'Raises:' sections.",
+    "numpy": "NumPy style: first a sentence saying what it does; then 'Parameters' and 'Returns' sections, each "
     "underlined with dashes.",
-    "rest": "reStructuredText style: a one-line summary, a blank line, then ':param name:' and ':returns:' lines.",
+    "rest": "reStructuredText style: first a sentence saying what it does; then ':param name:' and ':returns:' lines.",
     "plain": "One or two plain sentences saying what it does and why; no sections.",
-    "jsdoc": "JSDoc: a one-line summary, then '@param {type} name description' and '@returns' lines where they "
-    "apply. Do not write the /** */ markers.",
-    "javadoc": "Javadoc: a one-line summary, then '@param name description', '@return' and '@throws' lines where "
-    "they apply. Do not write the /** */ markers.",
+    "jsdoc": "JSDoc: first a sentence saying what it does; then '@param {type} name description' and '@returns' "
+    "lines where they apply. Do not write the /** */ markers.",
+    "javadoc": "Javadoc: first a sentence saying what it does; then '@param name description', '@return' and "
+    "'@throws' lines where they apply. Do not write the /** */ markers.",
     "godoc": "A Go doc comment: full sentences starting with the name being documented. Do not write the // markers.",
 }
 _SYSTEM = (
@@ -328,7 +328,7 @@ def clean_docstring(raw: str, symbol: Symbol | None, settings: CodeSettings) -> 
         if kept and (line.strip().startswith("```") or _CODE_AFTER.match(line) or _is_signature(line, symbol)):
             break
         kept.append(line.rstrip())
-    text = inspect.cleandoc("\n".join(kept))
+    text = _normalise_sections(inspect.cleandoc("\n".join(kept)))
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
         text = text[1:-1].strip()
     text = re.sub(r"\n{3,}", "\n\n", text)
@@ -339,6 +339,34 @@ def clean_docstring(raw: str, symbol: Symbol | None, settings: CodeSettings) -> 
     if not re.search(r"[A-Za-z]{2}", text):
         raise DocumentError(f"the model returned no usable documentation text: {raw[:200]!r}")
     return text
+
+
+_LABEL = re.compile(r"^(?:an?\s+)?(?:one-line\s+|short\s+)?(?:summary|description)(?:\s+line)?\s*:\s*", re.IGNORECASE)
+_SECTION = re.compile(r"^(?:Args|Arguments|Parameters|Params|Returns|Return|Yields|Raises|Attributes|Examples?)\s*:$")
+_BULLET = re.compile(r"^\s*[-*]\s+`?(\w+)`?\s*(\([^)]*\))?\s*:\s*(.*)$")
+
+
+def _normalise_sections(text: str) -> str:
+    """Small models label the summary ("Summary: ...") and write Markdown bullets under ``Args:``; turn both into
+    the docstring convention (indented ``name: description`` lines)."""
+    lines = text.split("\n")
+    lines[0] = _LABEL.sub("", lines[0], count=1)
+    lines[0] = lines[0][:1].upper() + lines[0][1:]
+    in_section = False
+    for i, line in enumerate(lines):
+        if _SECTION.match(line.strip()):
+            in_section = True
+            continue
+        if not line.strip():
+            in_section = False
+            continue
+        bullet = _BULLET.match(line) if in_section else None
+        if bullet:
+            name, kind, rest = bullet.groups()
+            lines[i] = f"    {name}{' ' + kind if kind else ''}: {rest}".rstrip()
+        elif in_section and re.match(r"^\s*[-*]\s+", line):
+            lines[i] = "    " + re.sub(r"^\s*[-*]\s+", "", line)
+    return "\n".join(lines).strip()
 
 
 def _strip_comment_markers(lines: list[str]) -> list[str]:

@@ -36,11 +36,11 @@ _CODE_LANGUAGES: frozenset[Language] = frozenset({"python", "javascript", "types
 _MESSAGE_MAX_CHARS = 400
 
 _SYSTEM = (
-    "You are a careful code reviewer. You are shown one hunk of a diff. Each line starts with its line number in "
-    "the new file, then '+' for an added line, '-' for a removed line (no number) or a space for unchanged context. "
-    "Report real problems in the added lines: bugs (wrong logic, off-by-one, wrong operator, unhandled None), risks "
-    "(security, error handling), missing tests, unclear names or missing docs. For each problem give the number of "
-    "the line it is on and one short sentence. If the hunk is fine, answer with an empty list of comments."
+    "You are a careful code reviewer. You are shown one hunk of a diff: added lines start with their line number "
+    "and '+', removed lines with '-', unchanged context lines with spaces only. Report real problems in the added "
+    "lines: bugs (wrong logic, off-by-one, wrong operator, unhandled None), risks (security, error handling), "
+    "missing tests, unclear names or missing docs. For each problem give the number of the added line it is on and "
+    "one short sentence. If the added lines are fine, answer with an empty list of comments."
 )
 
 
@@ -213,8 +213,8 @@ def hunk_prompt(job: _HunkJob, settings: CodeSettings) -> str:
             lines.append(f"{line.target_line_no:>5} + {text}")
         elif line.is_removed:
             lines.append(f"      - {text}")
-        else:
-            lines.append(f"{line.target_line_no:>5}   {text}")
+        else:  # no number: the model anchors its comments on the numbered (added) lines
+            lines.append(f"        {text}")
     if len(job.hunk) > settings.review_hunk_max_lines:
         lines.append(f"      … {len(job.hunk) - settings.review_hunk_max_lines} more lines not shown")
     header = f"File: {job.path}"

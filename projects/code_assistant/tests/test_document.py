@@ -135,6 +135,10 @@ def test_model_answer_with_fence_signature_and_trailing_code_is_cleaned() -> Non
         ("/**\n * Add two numbers.\n * @param a first\n */", "Add two numbers.\n@param a first"),
         ("// Add adds two numbers.\n// It never fails.", "Add adds two numbers.\nIt never fails."),
         ("Docstring:\nAdd two numbers.\n\n\n\nMore.", "Add two numbers.\n\nMore."),
+        (
+            "A one-line summary: adds two numbers.\n\nArgs:\n- `a` (int): first.\n- b: second.\n\nReturns:\n- The sum.",
+            "Adds two numbers.\n\nArgs:\n    a (int): first.\n    b: second.\n\nReturns:\n    The sum.",
+        ),
     ],
 )
 def test_clean_docstring_variants(reply: str, expected: str) -> None:
