@@ -366,6 +366,8 @@ def _normalise_sections(text: str) -> str:
             lines[i] = f"    {name}{' ' + kind if kind else ''}: {rest}".rstrip()
         elif in_section and re.match(r"^\s*[-*]\s+", line):
             lines[i] = "    " + re.sub(r"^\s*[-*]\s+", "", line)
+        elif in_section and not line[:1].isspace():  # entries written flush with the section header
+            lines[i] = "    " + line
     return "\n".join(lines).strip()
 
 

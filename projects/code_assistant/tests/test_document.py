@@ -136,7 +136,7 @@ def test_model_answer_with_fence_signature_and_trailing_code_is_cleaned() -> Non
         ("// Add adds two numbers.\n// It never fails.", "Add adds two numbers.\nIt never fails."),
         ("Docstring:\nAdd two numbers.\n\n\n\nMore.", "Add two numbers.\n\nMore."),
         (
-            "A one-line summary: adds two numbers.\n\nArgs:\n- `a` (int): first.\n- b: second.\n\nReturns:\n- The sum.",
+            "A one-line summary: adds two numbers.\n\nArgs:\n- `a` (int): first.\nb: second.\n\nReturns:\n- The sum.",
             "Adds two numbers.\n\nArgs:\n    a (int): first.\n    b: second.\n\nReturns:\n    The sum.",
         ),
     ],
