@@ -143,6 +143,8 @@ class CodeSettings(BaseSettings):
         default=1, ge=0, description="re-asks after schema-invalid JSON for one hunk before giving up on it"
     )
 
+    readme_max_files: int = Field(default=200, ge=1, description="source files a README section is written from")
+
 
 @lru_cache
 def get_code_settings() -> CodeSettings:
