@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from projects.code_assistant.ask import Answer, AskEvent
+from projects.code_assistant.document import DocumentError
 from projects.code_assistant.models import (
     REPO_ID_PATTERN,
     AnswerOut,
@@ -24,15 +25,22 @@ from projects.code_assistant.models import (
     CompletionIn,
     CompletionOut,
     DefinitionOut,
+    DocumentIn,
+    DocumentOut,
     FileOut,
     IndexIn,
     JobOut,
+    ReadmeIn,
+    ReadmeOut,
     ReferenceOut,
     RepoIn,
     RepoMapOut,
     RepoOut,
+    ReviewIn,
+    ReviewOut,
     SnippetOut,
 )
+from projects.code_assistant.review import InvalidDiff, render_github, render_markdown
 from projects.code_assistant.service import CodeAssistantService, InputError, RepoView
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.store import RepoConflictError, RepoNotFoundError
@@ -68,6 +76,10 @@ def service_problems() -> Iterator[None]:
         raise _problem(404, "job-not-found", str(exc)) from None
     except RepoConflictError as exc:
         raise _problem(409, "repo-conflict", str(exc)) from None
+    except DocumentError as exc:
+        raise _problem(422, "cannot-document", str(exc)) from None
+    except InvalidDiff as exc:
+        raise _problem(422, "invalid-diff", str(exc)) from None
 
 
 def _iso(value: Any) -> str | None:
@@ -316,6 +328,52 @@ def create_router(
             yield "completion", {**out, "object": "text_completion.chunk"}
 
         return _openai_sse(events())
+
+    # -- document and review ---------------------------------------------------------------------------------
+    @router.post(
+        "/document",
+        response_model=DocumentOut,
+        responses=problem_responses(400, 404, 422),
+        summary="Generate a docstring for a function, class or module: a diff, the file is not modified",
+        description="The docstring follows the file's existing style and is verified to parse and attach to the "
+        "target before it is returned. Unknown or ambiguous target, a file without a grammar, or an unusable "
+        "model answer: 422 `cannot-document`; a path outside the repo: 400; a file not in the index: 404.",
+    )
+    def document(body: DocumentIn) -> dict[str, Any]:
+        with service_problems():
+            r = get_service().document(body.repo_id, body.path, body.target)
+        return {
+            "path": r.path, "target": r.target, "language": r.language, "style": r.style, "docstring": r.docstring,
+            "diff": r.diff, "replaced": r.replaced, "start_line": r.start_line, "end_line": r.end_line,
+        }  # fmt: skip
+
+    @router.post(
+        "/readme",
+        response_model=ReadmeOut,
+        responses=problem_responses(400, 404, 422),
+        summary="A README section for a package: its public API (parsed, not generated) and a usage example",
+    )
+    def readme(body: ReadmeIn) -> dict[str, Any]:
+        with service_problems():
+            return {"markdown": get_service().readme(body.repo_id, body.path)}
+
+    @router.post(
+        "/review",
+        response_model=ReviewOut,
+        responses=problem_responses(400, 404, 413, 422),
+        summary="Review a unified diff: bugs, risks, missing tests, with line anchors in the new file",
+        description="Model comments are anchored on added or context lines of their hunk (re-anchored to the "
+        "nearest added line otherwise); rule checks (debug prints, bare except, secrets, removed tests, no test "
+        "changes) need no model. Empty diff: 422 `empty-diff`; malformed: 422 `invalid-diff`; over "
+        "CODE__REVIEW_MAX_DIFF_CHARS: 413 `diff-too-large`.",
+    )
+    def review(body: ReviewIn) -> dict[str, Any]:
+        with service_problems():
+            r = get_service().review(body.diff, body.repo_id)
+        return {
+            "summary": r.summary, "comments": [c.to_dict() for c in r.comments], "files_reviewed": r.files,
+            "skipped": r.skipped, "markdown": render_markdown(r), "github": render_github(r),
+        }  # fmt: skip
 
     return router
 

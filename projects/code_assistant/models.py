@@ -177,3 +177,58 @@ class CompletionOut(BaseModel):
     usage: dict[str, Any]
     mode: Literal["line", "block"] = Field(description="extension: single-line or block completion")
     context: list[dict[str, Any]] = Field(description="extension: cross-file snippets shown to the model")
+
+
+# -- document and review --------------------------------------------------------------------------------------
+class DocumentIn(BaseModel):
+    repo_id: str = Field(pattern=REPO_ID_PATTERN)
+    path: str = Field(min_length=1, max_length=4096, description="an indexed file of the repository")
+    target: str | None = Field(
+        default=None, max_length=300, description="qualname of the function/class (Invoice.total); null = the module"
+    )
+
+
+class DocumentOut(BaseModel):
+    path: str
+    target: str | None
+    language: str
+    style: str = Field(description="docstring style detected from the file (google, numpy, rest, plain, jsdoc...)")
+    docstring: str
+    diff: str = Field(description="unified diff to apply with `git apply`; the file itself is not modified")
+    replaced: bool = Field(description="an existing docstring was replaced")
+    start_line: int
+    end_line: int
+
+
+class ReadmeIn(BaseModel):
+    repo_id: str = Field(pattern=REPO_ID_PATTERN)
+    path: str = Field(min_length=1, max_length=4096, description="a package folder of the repository")
+
+
+class ReadmeOut(BaseModel):
+    markdown: str
+
+
+class ReviewIn(BaseModel):
+    diff: str = Field(description="a unified diff (git diff); limit CODE__REVIEW_MAX_DIFF_CHARS: 413")
+    repo_id: str | None = Field(default=None, pattern=REPO_ID_PATTERN, description="for enclosing-definition context")
+
+
+class ReviewCommentOut(BaseModel):
+    path: str
+    line: int
+    side: Literal["new", "old"]
+    severity: Literal["info", "warning", "error"]
+    category: str
+    message: str
+    source: Literal["model", "rule"]
+    reanchored_from: int | None = None
+
+
+class ReviewOut(BaseModel):
+    summary: str
+    comments: list[ReviewCommentOut]
+    files_reviewed: list[str]
+    skipped: list[str]
+    markdown: str
+    github: dict[str, Any] = Field(description="the body of GitHub's create-review API for these comments")

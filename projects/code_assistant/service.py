@@ -23,12 +23,15 @@ from typing import Any
 from projects.code_assistant.ask import Answer, Asker, AskEvent
 from projects.code_assistant.complete import Completion, FimCompleter
 from projects.code_assistant.context import IndexContext
+from projects.code_assistant.document import DocResult, Documenter
 from projects.code_assistant.indexer import RepoIndexer
 from projects.code_assistant.paths import PathOutsideRepo, safe_relpath
 from projects.code_assistant.repomap import build_repo_map
+from projects.code_assistant.review import Review, Reviewer
 from projects.code_assistant.search import CodeSearch, Definition, ReferenceGroup, Snippet
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.store import CodeIndexStore, RepoInfo, RepoNotFoundError, RunInfo, slugify
+from projects.code_assistant.walker import read_source
 from shared.retrieval.jobs import JobNotFoundError, JobQueue, JobStatus, Progress
 from shared.serving.base import ChatModel, Embedder
 
@@ -276,3 +279,52 @@ class CodeAssistantService:
             prefix, suffix, path=rel, repo=repo_name, language=language, max_tokens=max_tokens,
             temperature=temperature, stop=stop,
         )  # fmt: skip
+
+    # -- document and review ---------------------------------------------------------------------------------
+    def _indexed_file(self, repo_id: str, path: str) -> tuple[str, str]:
+        """(relative path, text) of a file the index holds; the path is confined to the repository first."""
+        rel = self.relpath(repo_id, path)
+        if not self.files(repo_id, rel, limit=1) or self.files(repo_id, rel, limit=1)[0]["path"] != rel:
+            raise InputError(404, "not-indexed", f"{rel} is not an indexed file of {repo_id}")
+        root = Path(self.store.require_repo(repo_id).root_path)
+        try:
+            return rel, read_source(root / rel)
+        except OSError as exc:
+            raise InputError(404, "not-indexed", f"{rel} cannot be read any more ({exc}); re-index") from None
+
+    def document(self, repo_id: str, path: str, target: str | None = None) -> DocResult:
+        """A docstring for ``target`` (a qualname; None = the module) as a diff; the file is not written."""
+        rel, text = self._indexed_file(repo_id, path)
+        return Documenter(self.chat, self.settings).docstring(rel, text, target)
+
+    def readme(self, repo_id: str, package: str) -> str:
+        rel = self.relpath(repo_id, package)
+        entries = [f for f in self.files(repo_id, rel, limit=self.settings.readme_max_files) if f["language"] != "text"]
+        if not entries:
+            raise InputError(404, "not-indexed", f"no indexed source files under {rel}")
+        root = Path(self.store.require_repo(repo_id).root_path)
+        files = {}
+        for f in entries:
+            try:
+                files[f["path"]] = read_source(root / f["path"])
+            except OSError:
+                continue
+        return Documenter(self.chat, self.settings).readme_section(rel, files)
+
+    def review(self, diff: str, repo_id: str | None = None) -> Review:
+        """Comments on a unified diff; with ``repo_id`` the reviewer also sees the enclosing definitions."""
+        if not diff.strip():
+            raise InputError(422, "empty-diff", "the diff is empty")
+        if len(diff) > self.settings.review_max_diff_chars:
+            raise InputError(
+                413, "diff-too-large", f"diffs are limited to {self.settings.review_max_diff_chars:,} characters"
+            )
+        files: dict[str, str] = {}
+        if repo_id:
+            self.store.require_repo(repo_id)
+            for path in sorted(set(re.findall(r"^\+\+\+ b/(\S+)", diff, re.MULTILINE)))[:50]:
+                try:
+                    files[path] = self._indexed_file(repo_id, path)[1]
+                except InputError:
+                    continue  # a new or unindexed file: reviewed from the diff alone
+        return Reviewer(self.chat, self.settings).review(diff, files=files or None)

@@ -107,7 +107,9 @@ def repo_root(tmp_path: Path) -> Path:
 def code_settings(repo_root: Path):
     from projects.code_assistant.settings import CodeSettings
 
-    return CodeSettings(repo_roots=[str(repo_root)], inline_worker=False, max_question_chars=500)
+    return CodeSettings(
+        repo_roots=[str(repo_root)], inline_worker=False, max_question_chars=500, review_max_diff_chars=50_000
+    )
 
 
 @pytest.fixture

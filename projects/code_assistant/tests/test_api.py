@@ -192,3 +192,42 @@ def test_git_url_is_cloned_into_the_first_root(client, service, repo_root, tmp_p
     assert Path(repo["root_path"]).parent == repo_root.resolve()
     bad = client.post(f"{PREFIX}/repos", json={"git_url": f"file://{tmp_path}/missing", "name": "missing"}, headers=H)
     problem(bad, 422, "git-clone-failed")
+
+
+def test_document_and_review_endpoints(client, service, repo_root):
+    register(client, service, write_shop(repo_root / "shop"))
+    service.chat.replies = ["Round an amount half-up to whole cents for invoices."]
+    doc = client.post(
+        f"{PREFIX}/document", json={"repo_id": "shop", "path": "shop/cart.py", "target": "Cart.__init__"}, headers=H
+    )
+    assert doc.status_code == 200, doc.text
+    body = doc.json()
+    assert body["target"] == "Cart.__init__" and body["diff"].startswith("--- a/shop/cart.py")
+    assert '+        """Round an amount half-up to whole cents for invoices."""' in body["diff"]
+    assert "Round an amount" not in (repo_root / "shop" / "shop" / "cart.py").read_text()  # never written
+    unknown = {"repo_id": "shop", "path": "shop/cart.py", "target": "Nope"}
+    problem(client.post(f"{PREFIX}/document", json=unknown, headers=H), 422, "cannot-document")
+    problem(
+        client.post(f"{PREFIX}/document", json={"repo_id": "shop", "path": "../x.py"}, headers=H),
+        400,
+        "path-outside-repo",
+    )
+    problem(client.post(f"{PREFIX}/document", json={"repo_id": "shop", "path": "nope.py"}, headers=H), 404)
+
+    diff = (
+        "--- a/shop/money.py\n+++ b/shop/money.py\n@@ -5,3 +5,4 @@\n"
+        " def round_cents(amount: Decimal) -> Decimal:\n"
+        '     """Round half-up to whole cents."""\n'
+        "+    print(amount)\n"
+        '     return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)\n'
+    )
+    service.chat.replies = ['{"comments": []}']
+    review = client.post(f"{PREFIX}/review", json={"diff": diff, "repo_id": "shop"}, headers=H)
+    assert review.status_code == 200, review.text
+    comments = review.json()["comments"]
+    assert any(c["line"] == 7 and c["source"] == "rule" for c in comments)  # the debug print
+    assert any(c["category"] == "missing_test" for c in comments)
+    assert review.json()["github"]["comments"]
+    problem(client.post(f"{PREFIX}/review", json={"diff": "  "}, headers=H), 422, "empty-diff")
+    problem(client.post(f"{PREFIX}/review", json={"diff": "not a diff at all"}, headers=H), 422, "invalid-diff")
+    problem(client.post(f"{PREFIX}/review", json={"diff": "x" * 50_001}, headers=H), 413, "diff-too-large")
