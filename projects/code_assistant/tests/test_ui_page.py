@@ -5,6 +5,7 @@ chat with citations to cited code, browsing symbols, the map and files, completi
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,3 +141,49 @@ def test_ask_with_citations_and_complete(live_api: str, service, repo_root: Path
     at.text_input(key="ca_cpath").set_value("../../etc/passwd")
     ok(at.button(key="ca_complete").click().run())
     assert any("400" in e.value and "path-outside-repo" in e.value for e in at.error)
+
+
+REVIEWED = '''diff --git a/shop/money.py b/shop/money.py
+--- a/shop/money.py
++++ b/shop/money.py
+@@ -5,3 +5,4 @@ def round_cents(amount: Decimal) -> Decimal:
+ def round_cents(amount: Decimal) -> Decimal:
+     """Round half-up to whole cents."""
++    print(amount)
+     return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+'''
+
+
+def test_document_and_review(live_api: str, service, repo_root: Path) -> None:
+    service.add_repo(path=str(write_shop(repo_root / "shop")))
+    service.drain()
+    at = ok(AppTest.from_file(str(PAGE), default_timeout=120).run())
+
+    service.chat.replies = ["Total of the cart's items, rounded to cents."]
+    at.text_input(key="ca_doc_path").set_value("shop/cart.py")
+    at.text_input(key="ca_doc_target").set_value("Cart.total")
+    ok(at.button(key="ca_doc_go").click().run())
+    diff = next(c.value for c in at.code if c.language == "diff")
+    assert (
+        diff.startswith("--- a/shop/cart.py") and '+        """Total of the cart\'s items, rounded to cents."""' in diff
+    )
+    assert "replaces the existing docstring" in texts(at)  # Cart.total had one
+    assert "Sum of price times quantity" in (repo_root / "shop" / "shop" / "cart.py").read_text()  # not written
+
+    at.text_input(key="ca_readme_path").set_value("shop")
+    ok(at.button(key="ca_readme_go").click().run())
+    section = next(c.value for c in at.code if c.language == "markdown")
+    assert section.startswith("## `shop`") and "def round_cents(amount: Decimal) -> Decimal:" in section
+
+    bug = {"line": 8, "severity": "error", "category": "bug", "message": "rounds half-up: refunds need half-even"}
+    service.chat.replies = [json.dumps({"comments": [bug]})]
+    at.text_area(key="ca_review_diff").set_value(REVIEWED)
+    ok(at.button(key="ca_review_go").click().run())
+    comments = at.dataframe[0].value.to_dict("records")
+    by_source = {(c["source"], c["line"], c["category"]) for c in comments}
+    assert ("model", 8, "bug") in by_source and ("rule", 7, "style") in by_source  # the print( is a rule hit
+    assert any("refunds need half-even" in c.value for c in at.code if c.language == "markdown")
+
+    at.text_area(key="ca_review_diff").set_value("not a diff at all")
+    ok(at.button(key="ca_review_go").click().run())
+    assert any("422" in e.value and "invalid-diff" in e.value for e in at.error)

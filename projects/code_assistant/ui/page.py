@@ -381,6 +381,13 @@ def document_and_review_tab(repo: dict[str, Any]) -> None:
         replaced = " · replaces the existing docstring" if doc["replaced"] else ""
         st.caption(f"`{doc['path']}` {doc['target'] or '(module)'} · {doc['style']} style{replaced}")
         st.code(doc["diff"], language="diff")
+    st.subheader("README section for a package")
+    package = st.text_input("Package folder", key="ca_readme_path", placeholder="pkg/subpackage")
+    clicked = st.button("Write README section", key="ca_readme_go", icon=":material/article:") and package.strip()
+    body = {"repo_id": repo["id"], "path": package.strip()}
+    readme = remembered(f"ca_readme_{repo['id']}", clicked, lambda: call("POST", "/readme", json=body))
+    if readme:
+        st.code(readme["markdown"], language="markdown")
     st.subheader("Review a diff")
     diff = st.text_area("Unified diff (`git diff`)", key="ca_review_diff", height=200)
     clicked = st.button("Review", key="ca_review_go", icon=":material/rate_review:") and diff.strip()
