@@ -395,6 +395,8 @@ def document_and_review_tab(repo: dict[str, Any]) -> None:
     review = remembered(f"ca_review_{repo['id']}", clicked, lambda: call("POST", "/review", json=body))
     if review:
         st.markdown(review["summary"])
+        if review.get("skipped"):
+            st.caption("Not sent to the model: " + "; ".join(review["skipped"]))
         cols = ("path", "line", "severity", "category", "message", "source")
         table([{k: c[k] for k in cols} for c in review["comments"]], "No comments.")
         with st.expander("As Markdown (for the pull request)", icon=":material/markdown:"):
