@@ -89,8 +89,9 @@ PROJECTS: tuple[Project, ...] = (
     Project(
         "code_assistant",
         "Code assistant",
-        "Repository-aware code explanation, generation and review with tests run in a sandbox.",
+        "Repository-aware Q&A with citations, fill-in-the-middle completion, a sandboxed debug loop, docs and review.",
         "/code",
+        status="alpha",
     ),
     Project(
         "document_intelligence",
