@@ -134,11 +134,16 @@ def chat_request(
 
 
 def extract_code(text: str) -> str:
-    """The model's code: the fenced block defining the most functions (or the longest), else the raw text."""
+    """The model's code: its fenced blocks that define or import something, in order, else the longest block.
+
+    Concatenated rather than picked so that a later block restating a function overrides the earlier one (as
+    Python would) while helpers from the earlier block are kept; with no fence at all, the raw text.
+    """
     blocks = [b.strip("\n") for b in _FENCE.findall(text)]
     if not blocks:
         return text.strip("\n")
-    return max(blocks, key=lambda b: (len(re.findall(r"^\s*def ", b, re.MULTILINE)), len(b)))
+    code = [b for b in blocks if re.search(r"^\s*(?:def|class|import|from)\s", b, re.MULTILINE)]
+    return "\n\n".join(code) if code else max(blocks, key=len)
 
 
 def _header(prompt: str) -> str:
