@@ -74,7 +74,7 @@ def test_solution_source_humaneval_body_lands_in_the_prompt(tmp_path: Path) -> N
     src = codegen.solution_source(task, "    return _helper(math.sqrt(x))\n")
     assert "def _helper" in src and "import math" in src and src.count("def double_root") == 1
     ns: dict = {}
-    exec(compile(src, "solution", "exec"), ns)  # noqa: S102 - the test's own reference code, not model output
+    exec(compile(src, "solution", "exec"), ns)  # our own reference code, not model output
     assert ns["double_root"](16) == 8.0
 
 
@@ -82,7 +82,7 @@ def test_solution_source_humaneval_restated_function_overrides(tmp_path: Path) -
     task = _he(tmp_path)[2]
     answer = '    pass\n```\nBetter:\n```python\ndef shout(s):\n    return s.upper() + "!"\n```'
     ns: dict = {}
-    exec(compile(codegen.solution_source(task, answer), "solution", "exec"), ns)  # noqa: S102
+    exec(compile(codegen.solution_source(task, answer), "solution", "exec"), ns)
     assert ns["shout"]("a") == "A!"
 
 
@@ -90,6 +90,6 @@ def test_test_program_puts_setup_solution_then_tests(tmp_path: Path) -> None:
     mbpp = _mbpp(tmp_path)[1]
     program = codegen.test_program(mbpp, codegen.solution_source(mbpp, mbpp.reference))
     assert program.index("FACTOR = 3") < program.index("def scale") < program.index("assert scale")
-    exec(compile(program, "program", "exec"), {})  # noqa: S102 - reference solution and toy asserts
+    exec(compile(program, "program", "exec"), {})  # reference solution and toy asserts
     he = _he(tmp_path)[0]
     assert codegen.test_program(he, "x = 1").rstrip().endswith("check(total)")
