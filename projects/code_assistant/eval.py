@@ -82,6 +82,7 @@ class SampleResult:
     latency_s: float
     sandbox_s: float | None
     finish_reason: str | None
+    tokens: int
     stderr_tail: str
 
 
@@ -168,12 +169,12 @@ class GenConfig:
     workers: int = 8
 
 
-def _generate(chat: ChatModel, task: CodeTask, sample: int, cfg: GenConfig) -> tuple[str, float, str | None]:
+def _generate(chat: ChatModel, task: CodeTask, sample: int, cfg: GenConfig) -> tuple[str, float, str | None, int]:
     seed = cfg.seed + sample if cfg.temperature > 0 else None
     request = codegen.chat_request(task, temperature=cfg.temperature, seed=seed, max_tokens=cfg.max_tokens)
     t0 = time.perf_counter()
     result = chat.chat(request)
-    return result.text, time.perf_counter() - t0, result.finish_reason
+    return result.text, time.perf_counter() - t0, result.finish_reason, result.usage.completion_tokens
 
 
 def evaluate_tasks(
@@ -193,21 +194,23 @@ def evaluate_tasks(
     def finish(index: int, gen: Future) -> SampleResult:
         task, sample = jobs[index]
         try:
-            completion, latency, finish_reason = gen.result()
+            completion, latency, finish_reason, tokens = gen.result()
         except Exception as exc:  # the serving layer already retried; record and go on
             log.warning("%s sample %d: generation failed: %r", task.task_id, sample, exc)
             row = SampleResult(task.task_id, task.dataset, sample, "generation_error", type(exc).__name__, "",
-                               0.0, None, None, repr(exc)[-_STDERR_TAIL:])  # fmt: skip
+                               0.0, None, None, 0, repr(exc)[-_STDERR_TAIL:])  # fmt: skip
         else:
             status, error_type, sandbox_s, stderr = run_sample(task, completion, limits)
             row = SampleResult(task.task_id, task.dataset, sample, status, error_type, completion,
-                               round(latency, 3), round(sandbox_s, 3), finish_reason, stderr)  # fmt: skip
+                               round(latency, 3), round(sandbox_s, 3), finish_reason, tokens, stderr)  # fmt: skip
         with lock:
             results[index] = row
             done[row.status] += 1
             n_done = sum(done.values())
-        if n_done % 10 == 0 or n_done == len(jobs):
-            log.info("%d/%d samples (%.0f s): %s", n_done, len(jobs), time.perf_counter() - started, dict(done))
+        detail = f" {row.error_type}" if row.error_type else ""
+        elapsed = time.perf_counter() - started
+        log.info("[%d/%d %.0f s] %s #%d: %s%s (%d tokens in %.1f s)", n_done, len(jobs), elapsed, task.task_id,
+                 sample, row.status, detail, row.tokens, row.latency_s)  # fmt: skip
         return row
 
     with (
@@ -278,6 +281,23 @@ def codegen_sections(chat: ChatModel, datasets: dict[str, list[CodeTask]], cfg: 
     return sections
 
 
+def eval_chat_model() -> ChatModel:
+    """The configured chat model, with a request timeout fit for a batch job (at least 30 minutes).
+
+    The serving timeout (300 s) is sized for interactive requests; in an eval, 8 requests decode as one static
+    batch that lasts as long as its longest answer, and on a shared 2-core machine that can pass 300 s. A timed-out
+    local request keeps decoding while its retry queues behind it, and five in a row open the circuit breaker:
+    the rest of the run would then fail without trying.
+    """
+    from shared.serving import get_chat_model
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    timeout = max(settings.serving.request_timeout_s, 1800.0)
+    serving = settings.serving.model_copy(update={"request_timeout_s": timeout})
+    return get_chat_model(settings.model_copy(update={"serving": serving}))
+
+
 def main(argv: Sequence[str] | None = None, *, chat: ChatModel | None = None) -> int:
     """Run the evaluation; ``chat`` replaces the configured model (tests). Returns the exit status."""
     from shared.eval.harness import git_commit
@@ -287,9 +307,7 @@ def main(argv: Sequence[str] | None = None, *, chat: ChatModel | None = None) ->
     datasets = load_tasks(args)
     args.out.mkdir(parents=True, exist_ok=True)
     if chat is None:
-        from shared.serving import get_chat_model
-
-        chat = get_chat_model()
+        chat = eval_chat_model()
     cfg = GenConfig(args.samples, args.temperature, args.seed, args.max_tokens, args.workers)
     started = time.perf_counter()
 
