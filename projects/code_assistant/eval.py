@@ -260,10 +260,10 @@ def load_tasks(args: argparse.Namespace) -> dict[str, list[CodeTask]]:
 
 def codegen_sections(chat: ChatModel, datasets: dict[str, list[CodeTask]], cfg: GenConfig, out: Path) -> dict:
     """The per-dataset sections and the generation/sandbox latencies; writes results.jsonl."""
-    rows: list[SampleResult] = []
     for name, tasks in datasets.items():
         log.info("%s: %d tasks × %d samples (temperature %s)", name, len(tasks), cfg.samples, cfg.temperature)
-        rows += evaluate_tasks(chat, tasks, cfg)
+    # one queue for all datasets, so the batches stay full across the boundary
+    rows = evaluate_tasks(chat, [task for tasks in datasets.values() for task in tasks], cfg)
     with (out / "results.jsonl").open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
