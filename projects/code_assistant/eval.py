@@ -17,7 +17,8 @@ model did not answer: a harness failure, which makes the exit status 1).
 
     {"humaneval": {"pass@1", "pass@K" (--samples K > 1; unbiased estimator 1 - C(n-c,k)/C(n,k)), "n", "samples",
                    "failures": {"wrong", "error", "timeout", ...}, "truncated"},
-     "mbpp": {...}, "n", "generation_latency_s": {"p50", "p95"}, "sandbox_s": {"p50", "p95"}, "wall_s",
+     "mbpp": {...}, "n", "generation_errors", "generation_latency_s": {"p50", "p95"} (per request, submit to answer:
+     waiting for a batch slot included), "sandbox_s": {"p50", "p95"}, "wall_s",
      "model", "backend", "commit", "config"}
 
 ``OUT/results.jsonl``: one row per task × sample (task_id, dataset, sample, status, error_type, completion,
