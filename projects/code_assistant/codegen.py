@@ -8,6 +8,7 @@ cannot "pass" by printing or by redefining ``check``: it runs in the sandbox as 
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import re
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from shared.serving.types import ChatMessage, ChatRequest
+from shared.serving.types import ChatRequest
 
 Dataset = Literal["humaneval", "mbpp"]
 
@@ -79,34 +80,70 @@ def load_mbpp(path: Path) -> list[CodeTask]:
     ]
 
 
-def chat_request(task: CodeTask, *, temperature: float = 0.0, seed: int | None = None, max_tokens: int = 512):
-    """The chat request for one task (greedy unless sampling for pass@k)."""
+def _chatml(system: str, user: str, answer_prefix: str) -> str:
+    """A ChatML conversation (Qwen2.5's chat template) with the assistant's turn started by ``answer_prefix``."""
+    return (
+        f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+        f"<|im_start|>assistant\n{answer_prefix}"
+    )
+
+
+def answer_prefix(task: CodeTask) -> str:
+    """What the assistant's answer starts with: a code fence, and for HumanEval the prompt itself.
+
+    Starting the answer inside the function means the model writes only the body (it does not restate the
+    signature and docstring, which is most of the tokens of a restated HumanEval answer) and cannot rename the
+    function; generation stops at the closing fence (``STOP``), so no explanation is decoded either.
+    """
+    return "```python\n" + (task.prompt if task.dataset == "humaneval" else "")
+
+
+STOP = ["\n```"]
+
+
+def user_message(task: CodeTask) -> str:
     if task.dataset == "humaneval":
-        user = (
+        return (
             "Complete the following Python function. Return the complete function (with its imports) in one "
             f"```python code block.\n```python\n{task.prompt.rstrip()}\n```"
         )
-    else:
-        first_test = task.tests.splitlines()[0] if task.tests else ""
-        user = (
-            f"{task.prompt.strip()}\nWrite the Python function `{task.entry_point}`. Your code should pass this "
-            f"test:\n```python\n{first_test}\n```\nReturn the function in one ```python code block."
-        )
-    return ChatRequest(
-        messages=[ChatMessage.user(user)],
-        system=SYSTEM,
+    first_test = task.tests.splitlines()[0] if task.tests else ""  # MBPP's customary prompt: one example test
+    return (
+        f"{task.prompt.strip()}\nWrite the Python function `{task.entry_point}`. Your code should pass this "
+        f"test:\n```python\n{first_test}\n```\nReturn the function (with its imports) in one ```python code block."
+    )
+
+
+def chat_request(
+    task: CodeTask, *, temperature: float = 0.0, seed: int | None = None, max_tokens: int = 384
+) -> ChatRequest:
+    """The request for one task (greedy unless sampling for pass@k): a raw completion of a ChatML conversation.
+
+    Raw rather than chat so the answer can be started for the model (``answer_prefix``); the text is the
+    instruct model's own chat format, so this is what a chat request would send plus the prefix. The completion
+    is the continuation: :func:`solution_source` puts the prefix back in front.
+    """
+    return ChatRequest.completion(
+        _chatml(SYSTEM, user_message(task), answer_prefix(task)),
         temperature=temperature,
+        top_p=0.95 if temperature > 0 else 1.0,
         seed=seed,
         max_tokens=max_tokens,
+        stop=STOP,
     )
 
 
 def extract_code(text: str) -> str:
-    """The model's code: the fenced block defining the most functions (or the longest), else the raw text."""
+    """The model's code: its fenced blocks that define or import something, in order, else the longest block.
+
+    Concatenated rather than picked so that a later block restating a function overrides the earlier one (as
+    Python would) while helpers from the earlier block are kept; with no fence at all, the raw text.
+    """
     blocks = [b.strip("\n") for b in _FENCE.findall(text)]
     if not blocks:
         return text.strip("\n")
-    return max(blocks, key=lambda b: (len(re.findall(r"^\s*def ", b, re.MULTILINE)), len(b)))
+    code = [b for b in blocks if re.search(r"^\s*(?:def|class|import|from)\s", b, re.MULTILINE)]
+    return "\n\n".join(code) if code else max(blocks, key=len)
 
 
 def _header(prompt: str) -> str:
@@ -118,19 +155,49 @@ def _header(prompt: str) -> str:
     return "\n".join(lines)
 
 
-def solution_source(task: CodeTask, completion: str) -> str:
-    """A runnable module defining ``entry_point`` from the model's answer.
+_KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Try)
+_ASSIGN = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 
-    HumanEval: when the answer restates the function it is used as-is (plus the prompt's imports); when it is
-    only a body, it is appended to the prompt. HumanEval prompts may define helpers the model does not repeat
-    (HumanEval/38 ``encode_cyclic``), so the prompt is kept in front and the answer's ``def`` overrides it.
+
+def sanitize(code: str) -> str:
+    """Keep the definitions, drop the model's own demo code (``print(f(3))``, ``assert f(1) == 2``, ``__main__``).
+
+    Small models often append examples; a wrong example assert would make a correct function count as wrong,
+    and an ``input()`` or an endless demo loop would time out. Kept: imports, functions, classes, ``try`` blocks
+    (guarded imports), and assignments that call nothing the answer defines (constants such as ``R = 3``).
+    Code that does not parse is returned unchanged, so the syntax error is what gets reported.
     """
-    code = extract_code(completion)
-    if task.dataset == "mbpp":
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
         return code
-    if re.search(rf"^\s*def\s+{re.escape(task.entry_point)}\s*\(", code, re.MULTILINE):
-        return f"{_header(task.prompt)}\n{task.prompt}    pass\n\n{code}"
-    return task.prompt + code
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+
+    def calls_own(node: ast.AST) -> bool:
+        return any(
+            isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in defined for c in ast.walk(node)
+        )
+
+    lines = code.splitlines()
+    kept = []
+    for node in tree.body:
+        if isinstance(node, _KEEP) or (isinstance(node, _ASSIGN) and not calls_own(node)):
+            start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    return "\n\n".join(kept) + "\n"
+
+
+def solution_source(task: CodeTask, completion: str) -> str:
+    """A runnable module defining ``entry_point`` from the model's continuation of :func:`answer_prefix`.
+
+    The answer prefix is put back in front (for HumanEval it holds the prompt, so the body lands inside the
+    function), the code block is extracted and sanitised. If the code still lacks the entry point (the model
+    wrote something else), HumanEval's prompt is kept in front, so the failure is the tests' verdict.
+    """
+    code = sanitize(extract_code(answer_prefix(task) + completion))
+    if task.dataset == "mbpp" or re.search(rf"^def\s+{re.escape(task.entry_point)}\s*\(", code, re.MULTILINE):
+        return code
+    return f"{_header(task.prompt)}\n{task.prompt}    pass\n\n{code}"
 
 
 def test_program(task: CodeTask, solution: str) -> str:
