@@ -52,19 +52,18 @@ from shared.eval.harness import git_commit
 
 log = logging.getLogger("projects.nl2sql_analytics.eval")
 
-_DATA = "../shared/data/nl2sql/sql-eval"
-MAKE_EVAL_ARGS = [
+MAKE_EVAL_ARGS = [  # plain literals: scripts/eval_all.py reads them with ast.literal_eval, without importing
     "--questions",
-    f"{_DATA}/questions.csv",
+    "../shared/data/nl2sql/sql-eval/questions.csv",
     "--db-dir",
-    f"{_DATA}/sqlite",
+    "../shared/data/nl2sql/sql-eval/sqlite",
     "--metadata-dir",
-    f"{_DATA}/metadata",
+    "../shared/data/nl2sql/sql-eval/metadata",
     "--out",
     "var/eval/nl2sql_analytics_sqleval",
     "--require-beats-naive",
     "--baseline",
-    str(Path(__file__).resolve().parent / "baselines" / "sqleval.json"),
+    "projects/nl2sql_analytics/baselines/sqleval.json",
 ]
 
 METRIC_KEYS = ("execution_accuracy", "per_category", "valid_sql_rate", "n", "latency_p50_ms", "latency_p95_ms")

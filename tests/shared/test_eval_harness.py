@@ -8,6 +8,7 @@ import pytest
 from scripts import eval_all
 from shared.eval import gate
 from shared.eval.harness import load_jsonl, run_eval
+from shared.settings import REPO_ROOT
 
 
 def _system(item: dict) -> dict:
@@ -155,3 +156,13 @@ def test_eval_all_discovers_projects_and_their_declared_args(tmp_path: Path) -> 
     (tmp_path / "sql" / "eval.py").write_text("def main():\n    pass\n")
     (tmp_path / "noeval").mkdir()
     assert eval_all.discover(tmp_path) == {"rag": ["--split", "dev", "--limit", "50"], "sql": []}
+
+
+def test_every_project_declares_literal_eval_args() -> None:
+    """`make eval` reads MAKE_EVAL_ARGS without importing the module: an f-string there breaks it for everyone."""
+    declared = eval_all.discover(REPO_ROOT / "projects")
+    assert {"support_agent", "code_assistant", "nl2sql_analytics"} <= set(declared)
+    for project, args in declared.items():
+        for arg in args:
+            if arg.startswith("projects/"):  # files of the repository itself must exist (datasets live outside)
+                assert (REPO_ROOT / arg).exists(), (project, arg)
