@@ -2,6 +2,7 @@
 
     python -m projects.code_assistant.eval --humaneval FILE.jsonl[.gz] --out OUT [--mbpp FILE.jsonl] [--limit N]
         [--samples K] [--temperature T] [--seed S] [--max-tokens M] [--workers W] [--baseline FILE]
+        [--repo-qa [DIR]] [--repo-qa-n N]
 
 Per task × sample: the chat model (``shared.serving.get_chat_model()``) writes a function (``codegen.chat_request``;
 requests go out from a pool of ``--workers`` threads so the local backend decodes them as one batch); the test
@@ -20,6 +21,10 @@ model did not answer: a harness failure, which makes the exit status 1).
      "mbpp": {...}, "n", "generation_errors", "generation_latency_s": {"p50", "p95"} (per request, submit to answer:
      waiting for a batch slot included), "sandbox_s": {"p50", "p95"}, "wall_s",
      "model", "backend", "commit", "config"}
+
+``--repo-qa [DIR]`` (default: this repository) adds ``summary["repo_qa"]`` (``repo_qa.py``: recall@1/5/10 and MRR
+of code search on questions generated from the repository's docstrings, the symbol-lookup accuracy, search
+latency, indexing throughput) and ``OUT/repo_qa.jsonl``.
 
 ``OUT/results.jsonl``: one row per task × sample (task_id, dataset, sample, status, error_type, completion,
 latency_s, sandbox_s, stderr tail). Exit status: 0 unless the harness failed (a generation error) or, with
@@ -48,6 +53,7 @@ from projects.code_assistant import codegen
 from projects.code_assistant.codegen import CodeTask
 from shared.sandbox import SandboxLimits, run_python
 from shared.serving.base import ChatModel
+from shared.settings import REPO_ROOT
 
 log = logging.getLogger("projects.code_assistant.eval")
 
@@ -238,6 +244,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-tokens", type=int, default=384, help="generation budget per answer")
     ap.add_argument("--workers", type=int, default=8, help="concurrent generation requests (local batch: <= 8)")
     ap.add_argument("--baseline", type=Path, default=None, help="gate summary.json against this baseline")
+    ap.add_argument(
+        "--repo-qa",
+        nargs="?",
+        type=Path,
+        const=REPO_ROOT,
+        default=None,
+        help="also measure retrieval on questions generated from a repository's docstrings (default: this one)",
+    )
+    ap.add_argument("--repo-qa-n", type=int, default=50, help="questions for --repo-qa")
     args = ap.parse_args(argv)
     if args.samples < 1:
         ap.error("--samples must be >= 1")
@@ -313,7 +328,14 @@ def main(argv: Sequence[str] | None = None, *, chat: ChatModel | None = None) ->
     started = time.perf_counter()
 
     summary: dict[str, Any] = codegen_sections(chat, datasets, cfg, args.out)
-    # Further sections (the repository-QA retrieval eval) add their own key to ``summary`` here.
+    if args.repo_qa is not None:
+        from projects.code_assistant.repo_qa import run_repo_qa
+
+        qa_summary, qa_rows = run_repo_qa(args.repo_qa, n=args.repo_qa_n, seed=args.seed)
+        summary["repo_qa"] = qa_summary
+        with (args.out / "repo_qa.jsonl").open("w", encoding="utf-8") as fh:
+            for row in qa_rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
     summary.update(
         {
