@@ -28,6 +28,8 @@ from projects.code_assistant.models import (
     DocumentIn,
     DocumentOut,
     FileOut,
+    FixIn,
+    FixOut,
     IndexIn,
     JobOut,
     ReadmeIn,
@@ -41,7 +43,7 @@ from projects.code_assistant.models import (
     SnippetOut,
 )
 from projects.code_assistant.review import InvalidDiff, render_github, render_markdown
-from projects.code_assistant.service import CodeAssistantService, InputError, RepoView
+from projects.code_assistant.service import CodeAssistantService, FixNotFound, InputError, RepoView
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.store import RepoConflictError, RepoNotFoundError
 from shared.api.context import ServiceContext, lazy_service
@@ -74,6 +76,8 @@ def service_problems() -> Iterator[None]:
         raise _problem(404, "repo-not-found", str(exc)) from None
     except JobNotFoundError as exc:
         raise _problem(404, "job-not-found", str(exc)) from None
+    except FixNotFound as exc:
+        raise _problem(404, "fix-not-found", str(exc)) from None
     except RepoConflictError as exc:
         raise _problem(409, "repo-conflict", str(exc)) from None
     except DocumentError as exc:
@@ -329,6 +333,47 @@ def create_router(
 
         return _openai_sse(events())
 
+    # -- debug loop ------------------------------------------------------------------------------------------
+    @router.post(
+        "/repos/{repo_id}/fix",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=FixOut,
+        responses=problem_responses(404, 409, 413, 422),
+        summary="Make failing tests pass: a sandboxed debug loop whose result is a diff (your files are not touched)",
+        description="Runs `test_command` (default `python -m pytest -x -q`) on a sandboxed copy of the repository "
+        "(or starts from `failure_output`), localises the failure, asks the model for edits, applies them to the "
+        "copy, re-runs the tests and iterates (CODE__DEBUG_MAX_ATTEMPTS). Poll GET /fixes/{id}. A pasted "
+        "traceback over CODE__MAX_FIX_INPUT_CHARS: 413; an unparsable command: 422 `invalid-test-command`.",
+    )
+    def start_fix(repo_id: str, body: FixIn) -> dict[str, Any]:
+        with service_problems():
+            fix = get_service().start_fix(
+                repo_id, test_command=body.test_command, failure_output=body.failure_output,
+                description=body.description,
+            )  # fmt: skip
+        return fix_out(fix)
+
+    @router.get("/fixes/{fix_id}", response_model=FixOut, responses=problem_responses(404))
+    def get_fix(fix_id: str) -> dict[str, Any]:
+        with service_problems():
+            return fix_out(get_service().get_fix(fix_id))
+
+    @router.post(
+        "/fixes/{fix_id}/retry",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=FixOut,
+        responses=problem_responses(404, 409),
+        summary="Run a failed debug run again with the same request",
+    )
+    def retry_fix(fix_id: str) -> dict[str, Any]:
+        with service_problems():
+            return fix_out(get_service().retry_fix(fix_id))
+
+    @router.get("/repos/{repo_id}/fixes", response_model=list[FixOut], responses=problem_responses(404))
+    def list_fixes(repo_id: str, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, Any]]:
+        with service_problems():
+            return [fix_out(f) for f in get_service().list_fixes(repo_id, limit)]
+
     # -- document and review ---------------------------------------------------------------------------------
     @router.post(
         "/document",
@@ -390,6 +435,17 @@ def _openai_sse(events: Iterator[tuple[str, Any]]) -> Any:
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(lines(), media_type=SSE_MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
+
+
+def fix_out(row: dict[str, Any]) -> dict[str, Any]:
+    result = row.get("result") or {}
+    return {
+        "id": row["id"], "repo_id": row["repo_id"], "status": row["status"], "job_id": row["job_id"],
+        "message": row["message"], "diff": result.get("diff", ""), "best_attempt": result.get("best_attempt"),
+        "attempts": result.get("attempts", []), "tests_before": result.get("tests_before"),
+        "tests_after": result.get("tests_after"), "regions": result.get("regions", []), "events": row["events"],
+        "request": row["request"], "created_at": _iso(row["created_at"]), "finished_at": _iso(row["finished_at"]),
+    }  # fmt: skip
 
 
 def job_out(job: Any) -> dict[str, Any]:

@@ -232,3 +232,32 @@ class ReviewOut(BaseModel):
     skipped: list[str]
     markdown: str
     github: dict[str, Any] = Field(description="the body of GitHub's create-review API for these comments")
+
+
+# -- debug loop (fix) ----------------------------------------------------------------------------------------
+class FixIn(BaseModel):
+    test_command: str | None = Field(
+        default=None, max_length=2000, description="shell-quoted command run in the sandbox (default: pytest -x -q)"
+    )
+    failure_output: str | None = Field(
+        default=None, description="a pasted traceback or test output to start from (CODE__MAX_FIX_INPUT_CHARS: 413)"
+    )
+    description: str | None = Field(default=None, description="what is wrong, in the user's words")
+
+
+class FixOut(BaseModel):
+    id: str
+    repo_id: str
+    status: Literal["queued", "running", "fixed", "not_fixed", "no_failure", "error", "failed"]
+    job_id: int | None
+    message: str | None
+    diff: str = Field(description="unified diff against the repository (git apply); the repository is not modified")
+    best_attempt: int | None
+    attempts: list[dict[str, Any]]
+    tests_before: dict[str, Any] | None
+    tests_after: dict[str, Any] | None
+    regions: list[dict[str, Any]] = Field(description="code regions the failure was localised to")
+    events: list[dict[str, Any]] = Field(description="progress events of the run (bounded)")
+    request: dict[str, Any]
+    created_at: str
+    finished_at: str | None

@@ -21,6 +21,7 @@ from __future__ import annotations
 from shared.db import apply_statements
 
 _LOCK_KEY = 0x43415F5343484D41  # "CA_SCHMA"
+FIX_STATUSES = ("queued", "running", "fixed", "not_fixed", "no_failure", "error", "failed")
 
 REPO_KINDS = ("git", "folder")
 REPO_STATUSES = ("empty", "indexing", "ready", "failed")
@@ -107,6 +108,20 @@ STATEMENTS = (
         duration_s double precision
     )""",
     "CREATE INDEX IF NOT EXISTS ca_index_runs_repo ON ca_index_runs (repo_id, id DESC)",
+    # a debug-loop request and its outcome: the job runs it, the row is what the API and the UI read
+    f"""CREATE TABLE IF NOT EXISTS ca_fixes (
+        id text PRIMARY KEY,
+        repo_id text NOT NULL REFERENCES ca_repos(id) ON DELETE CASCADE,
+        status text NOT NULL DEFAULT 'queued' CHECK (status IN {_in(FIX_STATUSES)}),
+        request jsonb NOT NULL,
+        job_id bigint,
+        result jsonb,
+        events jsonb NOT NULL DEFAULT '[]'::jsonb,
+        message text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz
+    )""",
+    "CREATE INDEX IF NOT EXISTS ca_fixes_repo ON ca_fixes (repo_id, created_at DESC)",
 )
 
 

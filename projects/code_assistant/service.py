@@ -38,6 +38,12 @@ from shared.serving.base import ChatModel, Embedder
 log = logging.getLogger(__name__)
 
 INDEX_TASK = "code_assistant.index"
+FIX_TASK = "code_assistant.fix"
+_MAX_FIX_EVENTS = 200
+
+
+class FixNotFound(LookupError):
+    """No debug run with this id."""
 
 
 class InputError(ValueError):
@@ -74,6 +80,7 @@ class CodeAssistantService:
         self.asker = Asker(chat, self.search, self.settings)
         self.queue = queue or JobQueue(url)
         self.queue.task(INDEX_TASK, queue=self.settings.job_queue, max_attempts=1)(self._index_job)
+        self.queue.task(FIX_TASK, queue=self.settings.job_queue, max_attempts=1)(self._fix_job)
 
     # -- workers ---------------------------------------------------------------------------------------------
     def start_inline_worker(self) -> None:
@@ -328,3 +335,130 @@ class CodeAssistantService:
                 except InputError:
                     continue  # a new or unindexed file: reviewed from the diff alone
         return Reviewer(self.chat, self.settings).review(diff, files=files or None)
+
+    # -- debug loop (fix) ------------------------------------------------------------------------------------
+    def start_fix(
+        self,
+        repo_id: str,
+        *,
+        test_command: str | None = None,
+        failure_output: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a debug run on a sandboxed copy of the repository; the result is a diff, never an edit."""
+        import shlex
+        import uuid
+
+        import psycopg
+        from psycopg.types.json import Jsonb
+
+        repo = self.store.require_repo(repo_id)
+        if not Path(repo.root_path).is_dir():
+            raise InputError(409, "repo-unavailable", f"the repository root {repo.root_path} is gone; re-register it")
+        limit = self.settings.max_fix_input_chars
+        for name, value in (("failure_output", failure_output), ("description", description)):
+            if value is not None and len(value) > limit:
+                code = f"{name.replace('_', '-')}-too-long"
+                raise InputError(413, code, f"{name} is limited to {limit:,} characters")
+        argv = None
+        if test_command is not None and test_command.strip():
+            try:
+                argv = shlex.split(test_command)
+            except ValueError as exc:
+                raise InputError(422, "invalid-test-command", f"test_command: {exc}") from None
+        fix_id = uuid.uuid4().hex
+        request = {"test_command": argv, "failure_output": failure_output, "description": description}
+        with psycopg.connect(self.url) as conn:
+            conn.execute(
+                "INSERT INTO ca_fixes (id, repo_id, request) VALUES (%s, %s, %s)", (fix_id, repo_id, Jsonb(request))
+            )
+        job_id = self.queue.enqueue(FIX_TASK, fix_id=fix_id)
+        with psycopg.connect(self.url) as conn:
+            conn.execute("UPDATE ca_fixes SET job_id = %s WHERE id = %s", (job_id, fix_id))
+        return self.get_fix(fix_id)
+
+    def retry_fix(self, fix_id: str) -> dict[str, Any]:
+        """Run a failed (or errored) fix again with the same request."""
+        import psycopg
+
+        fix = self.get_fix(fix_id)
+        if fix["status"] not in ("failed", "error"):
+            raise InputError(409, "fix-not-retriable", f"fix {fix_id} is {fix['status']}; only failed runs are retried")
+        job_id = self.queue.enqueue(FIX_TASK, fix_id=fix_id)
+        with psycopg.connect(self.url) as conn:
+            conn.execute(
+                "UPDATE ca_fixes SET status = 'queued', job_id = %s, result = NULL, message = NULL, "
+                "events = '[]'::jsonb, finished_at = NULL WHERE id = %s",
+                (job_id, fix_id),
+            )
+        return self.get_fix(fix_id)
+
+    def get_fix(self, fix_id: str) -> dict[str, Any]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(self.url, row_factory=dict_row) as conn:
+            row = conn.execute("SELECT * FROM ca_fixes WHERE id = %s", (fix_id,)).fetchone()
+        if row is None:
+            raise FixNotFound(f"no fix {fix_id!r}")
+        return row
+
+    def list_fixes(self, repo_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self.store.require_repo(repo_id)
+        with psycopg.connect(self.url, row_factory=dict_row) as conn:
+            return conn.execute(
+                "SELECT * FROM ca_fixes WHERE repo_id = %s ORDER BY created_at DESC LIMIT %s", (repo_id, limit)
+            ).fetchall()
+
+    def _fix_job(self, fix_id: str, progress: Progress | None = None) -> dict[str, Any]:
+        import psycopg
+        from psycopg.types.json import Jsonb
+
+        from projects.code_assistant.debug import DebugLoop
+
+        fix = self.get_fix(fix_id)
+        repo = self.store.require_repo(fix["repo_id"])
+        request = fix["request"]
+        with psycopg.connect(self.url) as conn:
+            conn.execute("UPDATE ca_fixes SET status = 'running', events = '[]'::jsonb WHERE id = %s", (fix_id,))
+        steps = [0]
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            steps[0] += 1
+            event = Jsonb([{"kind": kind, "data": data}])
+            with psycopg.connect(self.url) as conn:
+                conn.execute(
+                    "UPDATE ca_fixes SET events = CASE WHEN jsonb_array_length(events) >= %s THEN events "
+                    "ELSE events || %s END WHERE id = %s",
+                    (_MAX_FIX_EVENTS, event, fix_id),
+                )
+            if progress is not None:
+                progress.update(steps[0], None, f"{kind}: {str(data)[:150]}")
+
+        def find_definitions(name: str) -> list[tuple[str, int, int]]:
+            return [(d.path, d.start_line, d.end_line) for d in self.search.find_definitions(repo.id, name, limit=5)]
+
+        try:
+            result = DebugLoop(self.chat, self.settings, find_definitions=find_definitions).run(
+                Path(repo.root_path),
+                test_command=request.get("test_command"),
+                failure_output=request.get("failure_output"),
+                description=request.get("description"),
+                on_event=on_event,
+            )
+        except Exception as exc:  # marked failed (retriable); the queue records the error too
+            with psycopg.connect(self.url) as conn:
+                conn.execute(
+                    "UPDATE ca_fixes SET status = 'failed', message = %s, finished_at = now() WHERE id = %s",
+                    (f"{type(exc).__name__}: {exc}"[:1000], fix_id),
+                )
+            raise
+        with psycopg.connect(self.url) as conn:
+            conn.execute(
+                "UPDATE ca_fixes SET status = %s, result = %s, message = %s, finished_at = now() WHERE id = %s",
+                (result.status, Jsonb(result.model_dump(mode="json")), result.message, fix_id),
+            )
+        return {"status": result.status, "attempts": len(result.attempts)}

@@ -145,6 +145,10 @@ class CodeSettings(BaseSettings):
 
     readme_max_files: int = Field(default=200, ge=1, description="source files a README section is written from")
 
+    max_fix_input_chars: int = Field(
+        default=100_000, ge=1, description="characters of a pasted traceback or description (413 beyond)"
+    )
+
 
 @lru_cache
 def get_code_settings() -> CodeSettings:
