@@ -26,6 +26,7 @@ _REPLACE = re.compile(r"^\s*>{5,9} ?REPLACE\b.*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _FENCED_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 _PATH_CHARS = re.compile(r"^[\w./\\-]+$")
+_NUMBERED = re.compile(r"^\s*\d+ \|(?: |$)")
 _DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(")
 
 EDIT_FORMAT_PROMPT = """\
@@ -120,11 +121,19 @@ def parse_edits(text: str, *, default_path: str | None = None) -> list[Edit]:
             k += 1
         if j >= len(lines) or k >= len(lines):
             raise EditError(f"unterminated SEARCH/REPLACE block for {path}: it needs ======= and >>>>>>> REPLACE")
-        search, replace = lines[i + 1 : j], lines[j + 1 : k]
+        search, replace = _strip_line_numbers(lines[i + 1 : j]), _strip_line_numbers(lines[j + 1 : k])
         edits.append(Edit(path, _join(search), _join(replace)))
         current = path
         i = k + 1
     return edits
+
+
+def _strip_line_numbers(lines: list[str]) -> list[str]:
+    """Drop ``12 | `` prefixes when every non-blank line has one: the model copied the numbered code it was shown."""
+    body = [line for line in lines if line.strip()]
+    if not body or not all(_NUMBERED.match(line) for line in body):
+        return lines
+    return [_NUMBERED.sub("", line, count=1) if line.strip() else line for line in lines]
 
 
 def _join(lines: list[str]) -> str:

@@ -89,7 +89,7 @@ def test_apply_whitespace_tolerant_reindents_replacement():
 
 
 def test_apply_not_found_and_ambiguous_errors_are_for_the_model():
-    with pytest.raises(EditError, match="not found.*'return a \\* b'"):
+    with pytest.raises(EditError, match=r"not found.*'return a \* b'"):
         apply_edit(SOURCE, Edit("m.py", "    return a * b\n", "x\n"))
     with pytest.raises(EditError, match="occurs 2 times"):
         apply_edit("x = 1\nx = 1\n", Edit("m.py", "x = 1\n", "x = 2\n"))
