@@ -437,3 +437,52 @@ def _region_info(region: Region) -> RegionInfo:
         reason=region.reason,
         symbol=region.symbol,
     )
+
+
+def measure_demo_bugs(chat: ChatModel, bug_ids: Sequence[str], settings: CodeSettings | None = None) -> list[dict]:
+    """Plant each bug in a fresh demo repository and run the loop: which bugs does this model fix, how fast."""
+    import tempfile
+
+    from projects.code_assistant.demo_repo import BUGS, generate_demo_repo
+
+    rows = []
+    for bug_id in bug_ids:
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = generate_demo_repo(Path(tmp) / "demo", bugs=[bug_id])
+            result = DebugLoop(chat, settings).run(repo.root, description=BUGS[bug_id].description)
+        rows.append(
+            {
+                "bug": bug_id,
+                "status": result.status,
+                "attempts": len(result.attempts),
+                "best_attempt": result.best_attempt,
+                "seconds": result.duration_s,
+                "model_seconds": round(sum(a.model_s for a in result.attempts), 1),
+                "diff": result.diff,
+            }
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m projects.code_assistant.debug [BUG ...]``: measure the default model on the demo's planted bugs."""
+    import argparse
+    import json
+
+    from projects.code_assistant.demo_repo import BUGS
+    from shared.serving import get_chat_model
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("bugs", nargs="*", default=list(BUGS), help=f"bug ids (default: all of {', '.join(BUGS)})")
+    parser.add_argument("--diffs", action="store_true", help="print each diff")
+    args = parser.parse_args(argv)
+    for row in measure_demo_bugs(get_chat_model(), args.bugs):
+        diff = row.pop("diff")
+        print(json.dumps(row), flush=True)
+        if args.diffs and diff:
+            print(diff)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

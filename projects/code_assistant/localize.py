@@ -173,11 +173,8 @@ def parse_failure(output: str, root: Path, *, other_roots: Iterable[Path] = ()) 
         if m:
             groups = m.groupdict()
             func, rest = groups.get("func"), groups.get("rest")
-            if rest is not None:
-                if rest.startswith("in "):
-                    func = rest[3:].strip()
-                elif rest.strip():
-                    report.errors.append(rest.strip())
+            if rest is not None and rest.startswith("in "):  # else the exception's name; its E lines say more
+                func = rest[3:].strip()
             path = to_repo_path(root, m.group("path"), other_roots=other_roots)
             frame = Frame(path, int(m.group("line")), func if func != "<module>" else None) if path else None
             if frame is not None and frame not in frames:
