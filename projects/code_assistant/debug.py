@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from projects.code_assistant import infill_repair
 from projects.code_assistant.edits import (
     EDIT_FORMAT_PROMPT,
     Edit,
@@ -65,6 +66,31 @@ SYSTEM_PROMPT = (
     + EDIT_FORMAT_PROMPT
     + "\n\nAnswer with the SEARCH/REPLACE blocks and one sentence saying what was wrong; nothing else."
 )
+# one worked example as a prior exchange: small models follow a shown answer far better than a described format
+EXAMPLE_USER = """Bug report: area() of a 2 by 3 rectangle returns 5, expected 6.
+
+Test output:
+```
+>       assert area(2, 3) == 6
+E       assert 5 == 6
+```
+
+The code that is probably wrong:
+
+geometry.py lines 1-3 (called by the failing test test_area)
+```
+1 | def area(width, height):
+2 |     \"\"\"The area of a rectangle.\"\"\"
+3 |     return width + height
+```"""
+EXAMPLE_ANSWER = """geometry.py
+<<<<<<< SEARCH
+    return width + height
+=======
+    return width * height
+>>>>>>> REPLACE
+
+The area is the product of the sides, not the sum."""
 
 
 class TestRun(BaseModel):
@@ -93,7 +119,8 @@ class AttemptEdit(BaseModel):
 
 class Attempt(BaseModel):
     number: int
-    answer: str = Field(description="the model's raw answer")
+    strategy: Literal["infill", "chat"] = "chat"
+    answer: str = Field(description="the model's raw answer (for infill: the filled-in line)")
     edits: list[AttemptEdit] = Field(default_factory=list, description="the edits that applied")
     apply_errors: list[str] = Field(default_factory=list)
     diff: str = ""
@@ -119,6 +146,7 @@ class DebugResult(BaseModel):
     tests_before: TestRun | None = None
     tests_after: TestRun | None = None
     regions: list[RegionInfo] = Field(default_factory=list)
+    model_s: float = Field(default=0.0, description="time spent waiting for the model (all strategies)")
     duration_s: float = 0.0
 
 
@@ -268,20 +296,44 @@ class DebugLoop:
         shown = [r.path for r in regions if not is_test_path(r.path)]
 
         attempts: list[Attempt] = []
-        history: list[ChatMessage] = []
         best: tuple[Attempt, list[FileChange]] | None = None
-        for number in range(1, self.settings.debug_max_attempts + 1):
-            emit("attempt_started", {"attempt": number})
-            attempt, changes = self._attempt(copy, command, number, prompt, history, functions, shown)
+        model_s = 0.0
+
+        def record(attempt: Attempt, changes: list[FileChange]) -> bool:
+            """Keep the attempt if it is the best so far, undo its edits; True when it fixed the tests."""
+            nonlocal best
             attempts.append(attempt)
             emit("attempt_done", attempt.model_dump(exclude={"tests": {"output"}}))
             if attempt.tests is not None and _better(attempt.tests, best[0].tests if best else before):
                 best = (attempt, changes)
             revert(copy, changes)
-            if attempt.tests is not None and attempt.tests.ok:
+            return attempt.tests is not None and attempt.tests.ok
+
+        fixed = False
+        for strategy in self.settings.debug_strategies:
+            if fixed:
                 break
-            history += [ChatMessage.assistant(attempt.answer), ChatMessage.user(self._feedback(attempt))]
-            history = history[-4:]  # the last two exchanges: enough to avoid repeating, bounded in tokens
+            if strategy == "infill" and self.settings.debug_infill_candidates:
+                started = time.monotonic()
+                found = self._infill_candidates(copy, regions)
+                model_s += time.monotonic() - started
+                emit("infill_candidates", {"count": len(found), "seconds": round(time.monotonic() - started, 3)})
+                for candidate in found:
+                    number = len(attempts) + 1
+                    emit("attempt_started", {"attempt": number, "strategy": "infill"})
+                    if fixed := record(*self._infill_attempt(copy, command, number, candidate)):
+                        break
+            elif strategy == "chat":
+                history: list[ChatMessage] = []
+                for _ in range(self.settings.debug_max_attempts):
+                    number = len(attempts) + 1
+                    emit("attempt_started", {"attempt": number, "strategy": "chat"})
+                    attempt, changes = self._attempt(copy, command, number, prompt, history, functions, shown)
+                    model_s += attempt.model_s
+                    if fixed := record(attempt, changes):
+                        break
+                    history += [ChatMessage.assistant(attempt.answer), ChatMessage.user(self._feedback(attempt))]
+                    history = history[-4:]  # the last two exchanges: enough to avoid repeating, bounded in tokens
 
         regions_info = [_region_info(r) for r in regions]
         if best is None:
@@ -290,6 +342,7 @@ class DebugLoop:
                 attempts=attempts,
                 tests_before=before,
                 regions=regions_info,
+                model_s=round(model_s, 3),
                 message=f"no attempt reduced the failures in {len(attempts)} tries",
             )
         attempt, _ = best
@@ -302,6 +355,7 @@ class DebugLoop:
             tests_before=before,
             tests_after=attempt.tests,
             regions=regions_info,
+            model_s=round(model_s, 3),
             message=f"fixed in attempt {attempt.number}"
             if fixed
             else f"partial: attempt {attempt.number} reduced the failures from {before.failed} to "
@@ -321,7 +375,12 @@ class DebugLoop:
         started = time.monotonic()
         request = ChatRequest(
             system=SYSTEM_PROMPT,
-            messages=[ChatMessage.user(prompt), *history],
+            messages=[
+                ChatMessage.user(EXAMPLE_USER),
+                ChatMessage.assistant(EXAMPLE_ANSWER),
+                ChatMessage.user(prompt),
+                *history,
+            ],
             temperature=0.0,
             max_tokens=self.settings.debug_max_tokens,
         )
@@ -348,6 +407,32 @@ class DebugLoop:
             attempt.tests = self._test(copy, command)
         attempt.duration_s = round(time.monotonic() - started, 3)
         return attempt, changes
+
+    def _infill_candidates(self, copy: Path, regions: list[Region]) -> list[infill_repair.Candidate]:
+        code = [r for r in regions if not is_test_path(r.path) and r.symbol][: self.settings.debug_infill_regions]
+        files = {r.path: read_source(copy / r.path) for r in code}
+        return infill_repair.candidates(self.chat, files, code, max_candidates=self.settings.debug_infill_candidates)
+
+    def _infill_attempt(
+        self, copy: Path, command: list[str], number: int, candidate: infill_repair.Candidate
+    ) -> tuple[Attempt, list[FileChange]]:
+        started = time.monotonic()
+        change = candidate.change
+        target = copy / safe_relpath(copy, change.path)
+        target.write_text(change.after, encoding="utf-8")
+        site = candidate.site
+        attempt = Attempt(
+            number=number,
+            strategy="infill",
+            answer=candidate.completion,
+            edits=[AttemptEdit(path=change.path, search=candidate.old_line, replace=candidate.new_line)],
+            diff=unified_diff([change]),
+            apply_errors=[],
+        )
+        attempt.tests = self._test(copy, command)
+        attempt.duration_s = round(time.monotonic() - started, 3)
+        log.debug("infill %s:%d%s -> %s", site.path, site.line, "+" if site.insert else "", attempt.tests.summary)
+        return attempt, [change]
 
     # -- pieces ---------------------------------------------------------------------------------------------------
 
@@ -456,8 +541,9 @@ def measure_demo_bugs(chat: ChatModel, bug_ids: Sequence[str], settings: CodeSet
                 "status": result.status,
                 "attempts": len(result.attempts),
                 "best_attempt": result.best_attempt,
+                "strategy": result.attempts[result.best_attempt - 1].strategy if result.best_attempt else None,
                 "seconds": result.duration_s,
-                "model_seconds": round(sum(a.model_s for a in result.attempts), 1),
+                "model_seconds": result.model_s,
                 "diff": result.diff,
             }
         )

@@ -7,6 +7,7 @@ says what it protects.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,18 @@ class CodeSettings(BaseSettings):
     debug_max_failures: int = Field(
         default=5, ge=1, description="pytest --maxfail: enough failures to compare attempts, bounded output"
     )
+    debug_strategies: list[Literal["infill", "chat"]] = Field(
+        default=["infill", "chat"],
+        description="repair strategies in order: 'infill' re-predicts single lines of the suspect functions with FIM "
+        "(what a 0.5B model is good at), 'chat' asks for SEARCH/REPLACE edits and iterates on the test output",
+    )
+    debug_infill_candidates: int = Field(
+        default=24,
+        ge=0,
+        description="FIM requests (masked lines) per debug run; each candidate passing the compile "
+        "check costs one sandboxed test run",
+    )
+    debug_infill_regions: int = Field(default=3, ge=1, description="top-ranked code regions whose lines are infilled")
     debug_pytest_plugins: bool = Field(
         default=False,
         description="let pytest autoload the server's installed plugins in the sandbox; off: 0.6 s instead of 2.6 s "
