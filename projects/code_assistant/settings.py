@@ -66,7 +66,7 @@ class CodeSettings(BaseSettings):
         default=120.0, gt=0, description="wall clock of one sandboxed test run (the whole suite, not one test)"
     )
     debug_max_failures: int = Field(
-        default=5, ge=1, description="pytest --maxfail: enough failures to compare attempts, bounded output"
+        default=20, ge=1, description="pytest --maxfail: enough failures to compare attempts, bounded run time"
     )
     debug_strategies: list[Literal["infill", "chat"]] = Field(
         default=["infill", "chat"],
