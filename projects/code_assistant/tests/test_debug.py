@@ -188,3 +188,28 @@ def test_default_local_model_fixes_a_planted_bug_end_to_end(tmp_path: Path):
     assert check.returncode == 0, check.stderr
     assert "+        if quantity >= threshold:" in result.diff
     assert tree_hash(repo) == before
+
+
+def test_infill_sites_skip_docstrings_and_add_block_ends():
+    from projects.code_assistant.infill_repair import InfillSite, fim_prompt, infill_sites
+
+    lines = [
+        "def rate(quantity):",
+        '    """Percent off.',
+        "",
+        '    More words."""',
+        "    # a comment",
+        "    for threshold, value in TIERS:",
+        "        if quantity >= threshold:",
+        "            return value",
+        "    return 0",
+    ]
+    sites = [(s.line, s.insert) for s in infill_sites("m.py", lines, 1, 9)]
+    assert sites == [(1, False), (6, False), (7, False), (8, False), (8, True), (9, False), (9, True)]
+    prompt = fim_prompt(lines, InfillSite("m.py", 7, False), before=2, after=1)
+    assert prompt == (
+        "<|fim_prefix|>    # a comment\n    for threshold, value in TIERS:\n"
+        "<|fim_suffix|>\n            return value<|fim_middle|>"
+    )
+    insert = fim_prompt(lines, InfillSite("m.py", 8, True), before=1, after=5)
+    assert insert == "<|fim_prefix|>            return value\n<|fim_suffix|>\n    return 0<|fim_middle|>"
