@@ -16,7 +16,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -314,15 +314,17 @@ class DebugLoop:
             if fixed:
                 break
             if strategy == "infill" and self.settings.debug_infill_candidates:
-                started = time.monotonic()
                 found = self._infill_candidates(copy, regions)
-                model_s += time.monotonic() - started
-                emit("infill_candidates", {"count": len(found), "seconds": round(time.monotonic() - started, 3)})
-                for candidate in found:
+                while not fixed:
+                    started = time.monotonic()
+                    candidate = next(found, None)  # generation happens here, a batch at a time
+                    model_s += time.monotonic() - started
+                    if candidate is None:
+                        break
                     number = len(attempts) + 1
                     emit("attempt_started", {"attempt": number, "strategy": "infill"})
-                    if fixed := record(*self._infill_attempt(copy, command, number, candidate)):
-                        break
+                    fixed = record(*self._infill_attempt(copy, command, number, candidate))
+                found.close()  # stop generating once fixed (and release its thread pool)
             elif strategy == "chat":
                 history: list[ChatMessage] = []
                 for _ in range(self.settings.debug_max_attempts):
@@ -408,7 +410,7 @@ class DebugLoop:
         attempt.duration_s = round(time.monotonic() - started, 3)
         return attempt, changes
 
-    def _infill_candidates(self, copy: Path, regions: list[Region]) -> list[infill_repair.Candidate]:
+    def _infill_candidates(self, copy: Path, regions: list[Region]) -> Iterator[infill_repair.Candidate]:
         code = [r for r in regions if not is_test_path(r.path) and r.symbol][: self.settings.debug_infill_regions]
         files = {r.path: read_source(copy / r.path) for r in code}
         return infill_repair.candidates(self.chat, files, code, max_candidates=self.settings.debug_infill_candidates)

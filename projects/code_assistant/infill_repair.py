@@ -14,7 +14,7 @@ candidates that do not compile are dropped before any test run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -95,47 +95,49 @@ def candidates(
     before: int = 60,
     after: int = 30,
     max_tokens: int = 48,
-) -> list[Candidate]:
+) -> Iterator[Candidate]:
     """Infill candidates for the regions (in their order), deduplicated, differing from the original, compiling.
 
-    ``files`` maps each region's path to its current text.
+    ``files`` maps each region's path to its current text. Generated lazily, one batch of ``_BATCH`` masked lines
+    at a time, so a caller that finds its fix in the best-ranked function never pays for the rest.
     """
     sites: list[InfillSite] = []
     for region in regions:
         lines = files[region.path].split("\n")
         sites += infill_sites(region.path, lines, region.start_line, region.end_line)
     sites = list(dict.fromkeys(sites))[:max_candidates]
-    requests = [
-        ChatRequest.completion(
-            fim_prompt(files[s.path].split("\n"), s, before=before, after=after),
-            max_tokens=max_tokens,
-            temperature=0.0,
-            stop=["\n"],
-        )
-        for s in sites
-    ]
-    with ThreadPoolExecutor(max_workers=_BATCH) as pool:
-        completions = [r.text for r in pool.map(chat.chat, requests)]
-    out: list[Candidate] = []
     seen: set[str] = set()
-    for site, completion in zip(sites, completions, strict=True):
-        new_line = completion.split("\n", 1)[0].rstrip()
-        if not new_line.strip():
-            continue
-        before_text = files[site.path]
-        lines = before_text.split("\n")
-        if not site.insert and new_line.strip() == lines[site.line - 1].strip():
-            continue
-        if site.insert:
-            patched = [*lines[: site.line], new_line, *lines[site.line :]]
-        else:
-            patched = [*lines[: site.line - 1], new_line, *lines[site.line :]]
-        after_text = "\n".join(patched)
-        if after_text in seen or not _compiles(site.path, after_text):
-            continue
-        seen.add(after_text)
-        out.append(Candidate(site, completion, new_line, FileChange(site.path, before_text, after_text)))
-    return out
+    with ThreadPoolExecutor(max_workers=_BATCH) as pool:
+        for first in range(0, len(sites), _BATCH):
+            batch = sites[first : first + _BATCH]
+            requests = [
+                ChatRequest.completion(
+                    fim_prompt(files[s.path].split("\n"), s, before=before, after=after),
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    stop=["\n"],
+                )
+                for s in batch
+            ]
+            for site, reply in zip(batch, pool.map(chat.chat, requests), strict=True):
+                candidate = _candidate(site, reply.text, files[site.path])
+                if candidate is not None and candidate.change.after not in seen:
+                    seen.add(candidate.change.after)
+                    yield candidate
+
+
+def _candidate(site: InfillSite, completion: str, before_text: str) -> Candidate | None:
+    """The file with the infilled line, or None when the line is empty, unchanged, or does not compile."""
+    new_line = completion.split("\n", 1)[0].rstrip()
+    lines = before_text.split("\n")
+    if not new_line.strip() or (not site.insert and new_line.strip() == lines[site.line - 1].strip()):
+        return None
+    keep_from = site.line if site.insert else site.line - 1
+    patched = [*lines[:keep_from], new_line, *lines[site.line :]]
+    after_text = "\n".join(patched)
+    if not _compiles(site.path, after_text):
+        return None
+    return Candidate(site, completion, new_line, FileChange(site.path, before_text, after_text))
 
 
 def _compiles(path: str, text: str) -> bool:
