@@ -6,7 +6,7 @@ every edit happens in the copy. What comes back is a unified diff against the or
 
 Each attempt starts from the original code (edits from a failed attempt are reverted), so one bad answer cannot
 poison the next; the model instead sees its previous answer and what happened to it (apply errors, the new test
-output) and is asked for a different fix. The best attempt (fewest failing tests, then most passing) is kept, so a
+output) and is asked for a different fix. The best attempt (most passing tests, then fewest failing) is kept, so a
 partial fix is still offered when no attempt makes the suite pass.
 """
 
@@ -487,8 +487,9 @@ class DebugLoop:
 
 
 def _better(candidate: TestRun, reference: TestRun) -> bool:
-    """Fewer failures, or as many failures and more passes (the suite got further)."""
-    return (candidate.failed, -candidate.passed) < (reference.failed, -reference.passed)
+    """More passing tests, then fewer failures. Passes come first because an edit that breaks an import turns the
+    whole suite into one collection error ("1 error", nothing passed): fewer *reported* failures, yet worse."""
+    return (-candidate.passed, candidate.failed) < (-reference.passed, reference.failed)
 
 
 def _resolve_path(root: Path, edit: Edit, shown: list[str]) -> Edit:
