@@ -14,6 +14,7 @@ candidates that do not compile are dropped before any test run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from shared.serving import ChatModel, ChatRequest
 
 FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
 _BATCH = 8  # the local backend batches up to 8 concurrent requests
+_DEF_HEAD = re.compile(r"^\s*(?:async\s+def|def|function|func)\s+[A-Za-z_$][\w$]*\s*\(")
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,12 +80,21 @@ def _width(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+def kept_head(lines: list[str], site: InfillSite) -> str:
+    """The start of the masked line that stays fixed: a definition keeps ``def name(`` (callers use the name, so
+    only the parameters, defaults and annotations are re-predicted); any other line is re-predicted whole."""
+    if site.insert:
+        return ""
+    match = _DEF_HEAD.match(lines[site.line - 1])
+    return match.group(0) if match else ""
+
+
 def fim_prompt(lines: list[str], site: InfillSite, *, before: int, after: int) -> str:
     """Qwen2.5-Coder FIM prompt masking the site, with up to ``before``/``after`` lines of the file around it."""
     cut = site.line if site.insert else site.line - 1  # lines[:cut] stay before the hole
-    prefix = lines[max(0, cut - before) : cut]
-    suffix = lines[site.line : site.line + after]  # the masked line itself (if any) is lines[site.line - 1]
-    return f"{FIM_PREFIX}{''.join(line + chr(10) for line in prefix)}{FIM_SUFFIX}\n{chr(10).join(suffix)}{FIM_MIDDLE}"
+    prefix = "".join(line + "\n" for line in lines[max(0, cut - before) : cut]) + kept_head(lines, site)
+    suffix = "\n".join(lines[site.line : site.line + after])  # the masked line itself is lines[site.line - 1]
+    return f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}\n{suffix}{FIM_MIDDLE}"
 
 
 def candidates(
@@ -120,7 +131,8 @@ def candidates(
                 for s in batch
             ]
             for site, reply in zip(batch, pool.map(chat.chat, requests), strict=True):
-                candidate = _candidate(site, reply.text, files[site.path])
+                head = kept_head(files[site.path].split("\n"), site)
+                candidate = _candidate(site, head + reply.text, files[site.path])
                 if candidate is not None and candidate.change.after not in seen:
                     seen.add(candidate.change.after)
                     yield candidate

@@ -213,3 +213,7 @@ def test_infill_sites_skip_docstrings_and_add_block_ends():
     )
     insert = fim_prompt(lines, InfillSite("m.py", 8, True), before=1, after=5)
     assert insert == "<|fim_prefix|>            return value\n<|fim_suffix|>\n    return 0<|fim_middle|>"
+    # a definition keeps its name: only the parameters and defaults are re-predicted
+    assert fim_prompt(lines, InfillSite("m.py", 1, False), before=5, after=0).startswith(
+        "<|fim_prefix|>def rate(<|fim_suffix|>"
+    )
