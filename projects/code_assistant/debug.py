@@ -395,8 +395,16 @@ class DebugLoop:
         if not edits:
             edits = function_rewrites(reply.text, functions)
         edits = [_resolve_path(copy, edit, shown) for edit in edits]
+        had_edits = bool(edits)
+        for edit in [e for e in edits if e.path == _PATHLESS or is_test_path(e.path)]:
+            edits.remove(edit)
+            attempt.apply_errors.append(
+                "a SEARCH/REPLACE block has no file path: write the path on the line above <<<<<<< SEARCH"
+                if edit.path == _PATHLESS
+                else f"{edit.path}: the tests are the specification; change the code under test, not the tests"
+            )
         changes: list[FileChange] = []
-        if not edits:
+        if not had_edits and not attempt.apply_errors:
             attempt.apply_errors.append("no SEARCH/REPLACE block found in the answer")
         else:
             changes, errors = apply_edits(copy, edits)
@@ -514,7 +522,7 @@ def _resolve_path(root: Path, edit: Edit, shown: list[str]) -> Edit:
             continue
     if len(fits) == 1:
         return Edit(fits[0], edit.search, edit.replace)
-    return Edit(shown[0] if edit.path == _PATHLESS and shown else edit.path, edit.search, edit.replace)
+    return Edit(shown[0] if edit.path == _PATHLESS and shown else edit.path, edit.search, edit.replace)  # may fail
 
 
 def _region_info(region: Region) -> RegionInfo:

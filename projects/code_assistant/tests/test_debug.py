@@ -119,6 +119,16 @@ def test_unmatched_search_error_goes_back_to_the_model(bulk_repo: Path):
     assert "if qty > limit" in chat.calls[1].messages[-1].content
 
 
+def test_edits_to_the_tests_are_refused(bulk_repo: Path):
+    cheat = (
+        "tests/test_discounts.py\n<<<<<<< SEARCH\n"
+        '    assert bulk_discount_rate(10) == Decimal("5")\n=======\n\n>>>>>>> REPLACE'
+    )
+    result = DebugLoop(RecordingChat(cheat, RIGHT), chat_settings()).run(bulk_repo)
+    assert "change the code under test" in result.attempts[0].apply_errors[0]
+    assert result.attempts[0].tests is None and result.status == "fixed" and result.best_attempt == 2
+
+
 def test_pathless_block_and_function_rewrite_are_resolved(bulk_repo: Path):
     pathless = (
         "<<<<<<< SEARCH\n        if quantity > threshold:\n=======\n        if quantity >= threshold:\n>>>>>>> REPLACE"
