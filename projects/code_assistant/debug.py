@@ -535,30 +535,27 @@ def _region_info(region: Region) -> RegionInfo:
     )
 
 
-def measure_demo_bugs(chat: ChatModel, bug_ids: Sequence[str], settings: CodeSettings | None = None) -> list[dict]:
-    """Plant each bug in a fresh demo repository and run the loop: which bugs does this model fix, how fast."""
+def measure_demo_bugs(chat: ChatModel, bug_ids: Sequence[str], settings: CodeSettings | None = None) -> Iterator[dict]:
+    """Plant each bug in a fresh demo repository and run the loop: which bugs does this model fix, how fast.
+    One row per bug, yielded as soon as it is measured."""
     import tempfile
 
     from projects.code_assistant.demo_repo import BUGS, generate_demo_repo
 
-    rows = []
     for bug_id in bug_ids:
         with tempfile.TemporaryDirectory() as tmp:
             repo = generate_demo_repo(Path(tmp) / "demo", bugs=[bug_id])
             result = DebugLoop(chat, settings).run(repo.root, description=BUGS[bug_id].description)
-        rows.append(
-            {
-                "bug": bug_id,
-                "status": result.status,
-                "attempts": len(result.attempts),
-                "best_attempt": result.best_attempt,
-                "strategy": result.attempts[result.best_attempt - 1].strategy if result.best_attempt else None,
-                "seconds": result.duration_s,
-                "model_seconds": result.model_s,
-                "diff": result.diff,
-            }
-        )
-    return rows
+        yield {
+            "bug": bug_id,
+            "status": result.status,
+            "attempts": len(result.attempts),
+            "best_attempt": result.best_attempt,
+            "strategy": result.attempts[result.best_attempt - 1].strategy if result.best_attempt else None,
+            "seconds": result.duration_s,
+            "model_seconds": result.model_s,
+            "diff": result.diff,
+        }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
