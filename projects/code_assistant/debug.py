@@ -4,6 +4,15 @@ The user's repository is only ever read: it is copied with ``shared.sandbox.work
 every edit happens in the copy. What comes back is a unified diff against the original, which the user may apply
 (``git apply``); nothing is written to their files without that consent.
 
+Two strategies, in the order ``settings.debug_strategies`` gives (default: infill, then chat):
+
+* **infill** (:mod:`infill_repair`): each line of the best-ranked suspect functions is masked and re-predicted
+  with fill-in-the-middle; every candidate that compiles is tested. Cheap (one-line outputs, batched) and what a
+  0.5B model is actually good at: on the demo repository it fixes bugs that its chat answers never do.
+* **chat**: the model gets the failure (trimmed), the localised code and the bug report, with one worked example,
+  and answers with SEARCH/REPLACE blocks (or a rewritten function); the loop applies, tests and feeds the result
+  back, up to ``debug_max_attempts`` answers. This is the strategy that scales with a stronger model.
+
 Each attempt starts from the original code (edits from a failed attempt are reverted), so one bad answer cannot
 poison the next; the model instead sees its previous answer and what happened to it (apply errors, the new test
 output) and is asked for a different fix. The best attempt (most passing tests, then fewest failing) is kept, so a
