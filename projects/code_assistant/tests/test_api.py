@@ -231,3 +231,43 @@ def test_document_and_review_endpoints(client, service, repo_root):
     problem(client.post(f"{PREFIX}/review", json={"diff": "  "}, headers=H), 422, "empty-diff")
     problem(client.post(f"{PREFIX}/review", json={"diff": "not a diff at all"}, headers=H), 422, "invalid-diff")
     problem(client.post(f"{PREFIX}/review", json={"diff": "x" * 50_001}, headers=H), 413, "diff-too-large")
+
+
+FIX_ANSWER = """The threshold is inclusive.
+
+invoicing/discounts.py
+<<<<<<< SEARCH
+        if quantity > threshold:
+=======
+        if quantity >= threshold:
+>>>>>>> REPLACE
+"""
+
+
+def test_fix_runs_as_a_job_and_returns_a_diff_without_touching_the_repo(client, service, repo_root, database_url):
+    from projects.code_assistant.demo_repo import generate_demo_repo
+
+    root = generate_demo_repo(repo_root / "invoicing", bugs=["bulk-threshold"]).root
+    register(client, service, root)
+    before = (root / "invoicing" / "discounts.py").read_text()
+    service.settings.debug_strategies = ["chat"]  # the scripted answer below is a chat answer
+    service.chat.replies = [FIX_ANSWER]
+    started = client.post(f"{PREFIX}/repos/invoicing/fix", json={"description": "bulk discount starts late"}, headers=H)
+    assert started.status_code == 202, started.text
+    fix = started.json()
+    assert fix["status"] == "queued" and fix["job_id"]
+    service.drain()
+    done = client.get(f"{PREFIX}/fixes/{fix['id']}", headers=H).json()
+    assert done["status"] == "fixed", done["message"]
+    assert "+        if quantity >= threshold:" in done["diff"]
+    assert done["tests_before"]["failed"] >= 1 and done["tests_after"]["failed"] == 0
+    assert any(e["kind"] == "done" for e in done["events"])
+    assert (root / "invoicing" / "discounts.py").read_text() == before  # a diff, never an edit
+    assert [f["id"] for f in client.get(f"{PREFIX}/repos/invoicing/fixes", headers=H).json()] == [fix["id"]]
+    problem(client.post(f"{PREFIX}/fixes/{fix['id']}/retry", headers=H), 409, "fix-not-retriable")
+    problem(client.get(f"{PREFIX}/fixes/nope", headers=H), 404, "fix-not-found")
+    too_long = {"failure_output": "x" * 100_001}
+    problem(client.post(f"{PREFIX}/repos/invoicing/fix", json=too_long, headers=H), 413, "failure-output-too-long")
+    unquoted = {"test_command": "pytest 'unterminated"}
+    problem(client.post(f"{PREFIX}/repos/invoicing/fix", json=unquoted, headers=H), 422, "invalid-test-command")
+    assert count(database_url, "ca_fixes") == 1
