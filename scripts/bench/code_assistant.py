@@ -173,10 +173,9 @@ def cursor_cases(repo: Path, n: int, seed: int = 0) -> list[tuple[str, str, str]
 def bench_completion(url: str, n: int) -> dict:
     import tempfile
 
-    from projects.code_assistant.demo_repo import generate_demo_repo
-
     from projects.code_assistant.complete import FimCompleter
     from projects.code_assistant.context import IndexContext
+    from projects.code_assistant.demo_repo import generate_demo_repo
     from projects.code_assistant.indexer import RepoIndexer
     from projects.code_assistant.search import CodeSearch
     from projects.code_assistant.store import CodeIndexStore
