@@ -54,8 +54,10 @@ def _mount_plan(keep_dir: Path) -> tuple[list[dict], list[str]]:
         hidden = _hidden_ancestor(d)
         if hidden and hidden not in {c["path"] for c in covers}:
             covers.append({"path": hidden, "mode": "0755"})
-        if hidden:
-            keep.append(d)
+        keep.append(d)  # under a hidden dir (/root/.pyenv) or a covered one (a venv in /tmp/checkout/.venv)
+    # A hidden dir under another cover (/tmp/pytest-of-root under /tmp) is covered already: mounting it again
+    # would target a path the parent's tmpfs just hid.
+    covers = [c for c in covers if not any(c["path"].startswith(o["path"] + "/") for o in covers)]
     # Only paths under a cover need binding back; order covers so parents are mounted before children.
     cover_paths = [c["path"] for c in covers]
     keep = [k for k in dict.fromkeys(keep) if any(k == c or k.startswith(c + "/") for c in cover_paths)]

@@ -293,3 +293,26 @@ def test_runs_are_counted_by_status() -> None:
     before = SANDBOX_RUNS.labels(status="error")._value.get()
     run_python("raise SystemExit(2)")
     assert SANDBOX_RUNS.labels(status="error")._value.get() == before + 1
+
+
+def test_an_interpreter_under_tmp_still_starts_inside() -> None:
+    """/tmp is covered by a private tmpfs inside the box; a checkout (and its venv) under /tmp must be bound back,
+    or nothing runs at all (a CI checkout in /tmp did exactly that)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    checkout = Path(tempfile.mkdtemp(prefix="checkout-"))  # directly in /tmp and traversable, like a CI checkout
+    checkout.chmod(0o755)
+    venv = checkout / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
+    repo = Path(__file__).resolve().parents[2]
+    probe = "from shared.sandbox import run_python; r = run_python('print(6 * 7)'); print(r.status, r.stdout.strip())"
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), *sys.path[1:]])},
+    )  # fmt: skip
+    shutil.rmtree(checkout)
+    assert out.stdout.split() == ["ok", "42"], out.stderr[-2000:]
