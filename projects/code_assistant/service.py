@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
 from projects.code_assistant.ask import Answer, Asker, AskEvent
 from projects.code_assistant.complete import Completion, FimCompleter
 from projects.code_assistant.context import IndexContext
@@ -32,6 +35,7 @@ from projects.code_assistant.search import CodeSearch, Definition, ReferenceGrou
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.store import CodeIndexStore, RepoInfo, RepoNotFoundError, RunInfo, slugify
 from projects.code_assistant.walker import read_source
+from shared.db import connection
 from shared.retrieval.jobs import JobNotFoundError, JobQueue, JobStatus, Progress
 from shared.serving.base import ChatModel, Embedder
 
@@ -161,9 +165,8 @@ class CodeAssistantService:
         return self.queue.enqueue(INDEX_TASK, repo_id=repo_id, full=full)
 
     def _open_index_jobs(self, repo_id: str) -> list[int]:
-        import psycopg
 
-        with psycopg.connect(self.url) as conn:
+        with connection(self.url) as conn:
             rows = conn.execute(
                 "SELECT id FROM procrastinate_jobs WHERE task_name = %s AND status IN ('todo', 'doing') "
                 "AND args->>'repo_id' = %s ORDER BY id",
@@ -196,10 +199,8 @@ class CodeAssistantService:
     def files(self, repo_id: str, prefix: str = "", limit: int = 1000) -> list[dict[str, Any]]:
         self.store.require_repo(repo_id)
         rel = self.relpath(repo_id, prefix) if prefix else ""
-        import psycopg
-        from psycopg.rows import dict_row
 
-        with psycopg.connect(self.url, row_factory=dict_row) as conn:
+        with connection(self.url, dict_row) as conn:
             return conn.execute(
                 "SELECT path, language, size, n_symbols, n_chunks FROM ca_files WHERE repo_id = %s "
                 "AND (%s = '' OR path = %s OR path LIKE %s) ORDER BY path LIMIT %s",
@@ -291,7 +292,8 @@ class CodeAssistantService:
     def _indexed_file(self, repo_id: str, path: str) -> tuple[str, str]:
         """(relative path, text) of a file the index holds; the path is confined to the repository first."""
         rel = self.relpath(repo_id, path)
-        if not self.files(repo_id, rel, limit=1) or self.files(repo_id, rel, limit=1)[0]["path"] != rel:
+        found = self.files(repo_id, rel, limit=1)
+        if not found or found[0]["path"] != rel:
             raise InputError(404, "not-indexed", f"{rel} is not an indexed file of {repo_id}")
         root = Path(self.store.require_repo(repo_id).root_path)
         try:
@@ -349,9 +351,6 @@ class CodeAssistantService:
         import shlex
         import uuid
 
-        import psycopg
-        from psycopg.types.json import Jsonb
-
         repo = self.store.require_repo(repo_id)
         if not Path(repo.root_path).is_dir():
             raise InputError(409, "repo-unavailable", f"the repository root {repo.root_path} is gone; re-register it")
@@ -368,24 +367,23 @@ class CodeAssistantService:
                 raise InputError(422, "invalid-test-command", f"test_command: {exc}") from None
         fix_id = uuid.uuid4().hex
         request = {"test_command": argv, "failure_output": failure_output, "description": description}
-        with psycopg.connect(self.url) as conn:
+        with connection(self.url) as conn:
             conn.execute(
                 "INSERT INTO ca_fixes (id, repo_id, request) VALUES (%s, %s, %s)", (fix_id, repo_id, Jsonb(request))
             )
         job_id = self.queue.enqueue(FIX_TASK, fix_id=fix_id)
-        with psycopg.connect(self.url) as conn:
+        with connection(self.url) as conn:
             conn.execute("UPDATE ca_fixes SET job_id = %s WHERE id = %s", (job_id, fix_id))
         return self.get_fix(fix_id)
 
     def retry_fix(self, fix_id: str) -> dict[str, Any]:
         """Run a failed (or errored) fix again with the same request."""
-        import psycopg
 
         fix = self.get_fix(fix_id)
         if fix["status"] not in ("failed", "error"):
             raise InputError(409, "fix-not-retriable", f"fix {fix_id} is {fix['status']}; only failed runs are retried")
         job_id = self.queue.enqueue(FIX_TASK, fix_id=fix_id)
-        with psycopg.connect(self.url) as conn:
+        with connection(self.url) as conn:
             conn.execute(
                 "UPDATE ca_fixes SET status = 'queued', job_id = %s, result = NULL, message = NULL, "
                 "events = '[]'::jsonb, finished_at = NULL WHERE id = %s",
@@ -394,42 +392,36 @@ class CodeAssistantService:
         return self.get_fix(fix_id)
 
     def get_fix(self, fix_id: str) -> dict[str, Any]:
-        import psycopg
-        from psycopg.rows import dict_row
 
-        with psycopg.connect(self.url, row_factory=dict_row) as conn:
+        with connection(self.url, dict_row) as conn:
             row = conn.execute("SELECT * FROM ca_fixes WHERE id = %s", (fix_id,)).fetchone()
         if row is None:
             raise FixNotFound(f"no fix {fix_id!r}")
         return row
 
     def list_fixes(self, repo_id: str, limit: int = 20) -> list[dict[str, Any]]:
-        import psycopg
-        from psycopg.rows import dict_row
 
         self.store.require_repo(repo_id)
-        with psycopg.connect(self.url, row_factory=dict_row) as conn:
+        with connection(self.url, dict_row) as conn:
             return conn.execute(
                 "SELECT * FROM ca_fixes WHERE repo_id = %s ORDER BY created_at DESC LIMIT %s", (repo_id, limit)
             ).fetchall()
 
     def _fix_job(self, fix_id: str, progress: Progress | None = None) -> dict[str, Any]:
-        import psycopg
-        from psycopg.types.json import Jsonb
 
         from projects.code_assistant.debug import DebugLoop
 
         fix = self.get_fix(fix_id)
         repo = self.store.require_repo(fix["repo_id"])
         request = fix["request"]
-        with psycopg.connect(self.url) as conn:
+        with connection(self.url) as conn:
             conn.execute("UPDATE ca_fixes SET status = 'running', events = '[]'::jsonb WHERE id = %s", (fix_id,))
         steps = [0]
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
             steps[0] += 1
             event = Jsonb([{"kind": kind, "data": data}])
-            with psycopg.connect(self.url) as conn:
+            with connection(self.url) as conn:
                 conn.execute(
                     "UPDATE ca_fixes SET events = CASE WHEN jsonb_array_length(events) >= %s THEN events "
                     "ELSE events || %s END WHERE id = %s",
@@ -450,13 +442,13 @@ class CodeAssistantService:
                 on_event=on_event,
             )
         except Exception as exc:  # marked failed (retriable); the queue records the error too
-            with psycopg.connect(self.url) as conn:
+            with connection(self.url) as conn:
                 conn.execute(
                     "UPDATE ca_fixes SET status = 'failed', message = %s, finished_at = now() WHERE id = %s",
                     (f"{type(exc).__name__}: {exc}"[:1000], fix_id),
                 )
             raise
-        with psycopg.connect(self.url) as conn:
+        with connection(self.url) as conn:
             conn.execute(
                 "UPDATE ca_fixes SET status = %s, result = %s, message = %s, finished_at = now() WHERE id = %s",
                 (result.status, Jsonb(result.model_dump(mode="json")), result.message, fix_id),
