@@ -87,6 +87,18 @@ SHOP_FILES = {
 }
 
 
+# A chat answer that fixes the demo repository's ``bulk-threshold`` bug (Aider's SEARCH/REPLACE format).
+FIX_ANSWER = """The threshold is inclusive.
+
+invoicing/discounts.py
+<<<<<<< SEARCH
+        if quantity > threshold:
+=======
+        if quantity >= threshold:
+>>>>>>> REPLACE
+"""
+
+
 def write_shop(root: Path) -> Path:
     for rel, text in SHOP_FILES.items():
         path = root / rel

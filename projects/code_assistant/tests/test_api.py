@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from projects.code_assistant.tests.conftest import PREFIX, write_shop
+from projects.code_assistant.tests.conftest import FIX_ANSWER, PREFIX, write_shop
 
 H = {"X-User-Id": "dev", "X-Tenant-Id": "acme"}
 
@@ -231,17 +231,6 @@ def test_document_and_review_endpoints(client, service, repo_root):
     problem(client.post(f"{PREFIX}/review", json={"diff": "  "}, headers=H), 422, "empty-diff")
     problem(client.post(f"{PREFIX}/review", json={"diff": "not a diff at all"}, headers=H), 422, "invalid-diff")
     problem(client.post(f"{PREFIX}/review", json={"diff": "x" * 50_001}, headers=H), 413, "diff-too-large")
-
-
-FIX_ANSWER = """The threshold is inclusive.
-
-invoicing/discounts.py
-<<<<<<< SEARCH
-        if quantity > threshold:
-=======
-        if quantity >= threshold:
->>>>>>> REPLACE
-"""
 
 
 def test_fix_runs_as_a_job_and_returns_a_diff_without_touching_the_repo(client, service, repo_root, database_url):

@@ -1,7 +1,8 @@
 """The code-assistant page, headless with AppTest, against the real API on a socket (real service, router,
 tree-sitter, embedder and embedded PostgreSQL; a recording chat model, since what is under test is the page):
 registering a repository (a refused path shown as the problem), indexing with progress and re-indexing, the
-chat with citations to cited code, browsing symbols, the map and files, completion, and the API being down."""
+chat with citations to cited code, browsing symbols, the map and files, completion, a fix followed to its diff,
+and the API being down."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from projects.code_assistant.api import create_router
-from projects.code_assistant.tests.conftest import PREFIX, write_shop
+from projects.code_assistant.tests.conftest import FIX_ANSWER, PREFIX, write_shop
 from shared.api.app import create_app
 from shared.api.context import ServiceContext
 from shared.testing.portal import api_for_portal, run_page_with_api_down
@@ -187,3 +188,33 @@ def test_document_and_review(live_api: str, service, repo_root: Path) -> None:
     at.text_area(key="ca_review_diff").set_value("not a diff at all")
     ok(at.button(key="ca_review_go").click().run())
     assert any("422" in e.value and "invalid-diff" in e.value for e in at.error)
+
+
+def test_fix_is_followed_to_a_diff_and_the_repo_is_untouched(live_api: str, service, repo_root: Path) -> None:
+    from projects.code_assistant.demo_repo import generate_demo_repo
+
+    root = generate_demo_repo(repo_root / "invoicing", bugs=["bulk-threshold"]).root
+    service.add_repo(path=str(root))
+    service.drain()
+    before = (root / "invoicing" / "discounts.py").read_text()
+    service.settings.debug_strategies = ["chat"]  # the scripted answer is a chat edit
+    service.chat.replies = [FIX_ANSWER]
+    at = ok(AppTest.from_file(str(PAGE), default_timeout=180).run())
+
+    at.text_input(key="ca_fix_cmd").set_value("pytest 'unterminated")
+    ok(at.button(key="ca_fix_go").click().run())
+    assert any("422" in e.value and "invalid-test-command" in e.value for e in at.error)
+    assert service.list_fixes("invoicing") == [] and not at.session_state["ca_fixes"]
+
+    at.text_input(key="ca_fix_cmd").set_value("")
+    at.text_input(key="ca_fix_desc").set_value("the bulk discount starts one unit late")
+    with worker(service):
+        ok(at.button(key="ca_fix_go").click().run())  # queues the job, polls it to the end, reruns
+    diff = next(c.value for c in at.code if c.language == "diff")
+    assert "+        if quantity >= threshold:" in diff and "-        if quantity > threshold:" in diff
+    assert ":green-badge[:material/bug_report: fixed]" in texts(at) and "fixed in attempt 1" in texts(at)
+    assert "Tests before: failing (23 passed, 6 failed) · after: passing (29 passed, 0 failed)" in texts(at)
+    assert "was not modified" in at.info[0].value
+    assert at.get("download_button")  # the patch, to download and `git apply`
+    assert any(e.label.startswith("Attempt 1 · tests passing") for e in at.expander)
+    assert (root / "invoicing" / "discounts.py").read_text() == before  # a diff, never an edit

@@ -309,8 +309,17 @@ def event_line(event: dict[str, Any]) -> str:
     return f"{event['kind']}: {data[:200]}"
 
 
+def tests_state(tests: dict[str, Any] | None) -> str:
+    """'failing' for a run that ended with failed tests; the sandbox's word (timeout, memory, …) for one it cut."""
+    if not tests:
+        return "not run"
+    return {"ok": "passing", "error": "failing"}.get(tests["status"], tests["status"].replace("_", " "))
+
+
 def tests_line(label: str, tests: dict[str, Any] | None) -> str:
-    return f"{label}: " + (f"{tests['status']} ({tests['passed']} passed, {tests['failed']} failed)" if tests else "—")
+    if not tests:
+        return f"{label}: —"
+    return f"{label}: {tests_state(tests)} ({tests['passed']} passed, {tests['failed']} failed)"
 
 
 def show_fix(fix: dict[str, Any], repo_id: str) -> None:
@@ -327,8 +336,8 @@ def show_fix(fix: dict[str, Any], repo_id: str) -> None:
     with st.expander(f"Progress log ({len(fix['events'])} events)", icon=":material/list:"):
         st.code("\n".join(event_line(e) for e in fix["events"]) or "(none)", language=None)
     for a in fix["attempts"]:
-        tests = a["tests"]["status"] if a["tests"] else "not run"
-        with st.expander(f"Attempt {a['number']} · tests {tests} · {a['duration_s']:.1f} s", icon=":material/history:"):
+        label = f"Attempt {a['number']} · tests {tests_state(a['tests'])} · {a['duration_s']:.1f} s"
+        with st.expander(label, icon=":material/history:"):
             st.markdown(a["answer"])
             for err in a["apply_errors"]:
                 st.warning(err)
