@@ -160,19 +160,9 @@ class CodeAssistantService:
     def reindex(self, repo_id: str, *, full: bool = False) -> int:
         """Queue an index run; a run already queued or running for the repository is returned instead."""
         self.store.require_repo(repo_id)
-        for job_id in self._open_index_jobs(repo_id):
+        for job_id in self.queue.open_jobs(INDEX_TASK, repo_id=repo_id):
             return job_id
         return self.queue.enqueue(INDEX_TASK, repo_id=repo_id, full=full)
-
-    def _open_index_jobs(self, repo_id: str) -> list[int]:
-
-        with connection(self.url) as conn:
-            rows = conn.execute(
-                "SELECT id FROM procrastinate_jobs WHERE task_name = %s AND status IN ('todo', 'doing') "
-                "AND args->>'repo_id' = %s ORDER BY id",
-                (INDEX_TASK, repo_id),
-            ).fetchall()
-        return [int(r[0]) for r in rows]
 
     def _index_job(self, repo_id: str, full: bool = False, progress: Progress | None = None) -> dict[str, Any]:
         def report(done: int, total: int | None, message: str) -> None:

@@ -26,6 +26,7 @@ counts executions, so ``max_attempts=3`` means one run plus up to two automatic 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -208,6 +209,19 @@ class JobQueue:
             raise JobNotFoundError(f"no job {job_id}")
         task, queue, state, args, attempts, error, done, total, message = row
         return JobStatus(job_id, task, queue, _STATES[state], attempts, error, done, total, message, args or {})
+
+    def open_jobs(self, task_name: str, **args: str | int | bool) -> list[int]:
+        """Ids of ``task_name`` jobs still queued or running whose arguments include ``args``, oldest first.
+
+        For "one run at a time per thing": a caller returns the open job instead of queueing a second
+        (re-indexing a repository twice in parallel would only redo the same work)."""
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute(
+                "SELECT id FROM procrastinate_jobs WHERE task_name = %s AND status IN ('todo', 'doing') "
+                "AND args @> %s::jsonb ORDER BY id",
+                (task_name, json.dumps(args)),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def retry(self, job_id: int) -> None:
         """Put a failed job back in its queue (it gets one more attempt)."""

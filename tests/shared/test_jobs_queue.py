@@ -120,6 +120,21 @@ def test_unknown_jobs_and_tasks_are_errors(queue: JobQueue) -> None:
         queue.enqueue("nope")
 
 
+def test_open_jobs_match_task_and_arguments_until_they_finish(queue: JobQueue) -> None:
+    @queue.task("index")
+    def index(repo: str, full: bool = False) -> None:
+        pass
+
+    a = queue.enqueue("index", repo="a", full=False)
+    b = queue.enqueue("index", repo="b", full=True)
+    a2 = queue.enqueue("index", repo="a", full=True)
+    assert queue.open_jobs("index", repo="a") == [a, a2]
+    assert queue.open_jobs("index", repo="a", full=True) == [a2]
+    assert queue.open_jobs("index") == [a, b, a2] and queue.open_jobs("other", repo="a") == []
+    queue.drain("default")
+    assert queue.status(a).status == "succeeded" and queue.open_jobs("index", repo="a") == []
+
+
 _CRASHING_WORKER = """
 import sys, time
 import psycopg
