@@ -1,0 +1,1 @@
+"""Autonomous agent: plan, act with tools, verify, self-correct, remember — checkpointed in PostgreSQL."""
