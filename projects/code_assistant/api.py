@@ -42,6 +42,7 @@ from projects.code_assistant.models import (
     ReviewOut,
     SnippetOut,
 )
+from projects.code_assistant.rails import QuestionRefused
 from projects.code_assistant.review import InvalidDiff, render_github, render_markdown
 from projects.code_assistant.service import CodeAssistantService, FixNotFound, InputError, RepoView
 from projects.code_assistant.settings import CodeSettings, get_code_settings
@@ -84,6 +85,11 @@ def service_problems() -> Iterator[None]:
         raise _problem(422, "cannot-document", str(exc)) from None
     except InvalidDiff as exc:
         raise _problem(422, "invalid-diff", str(exc)) from None
+    except QuestionRefused as exc:
+        raise _problem(
+            422, "input-refused", str(exc), reasons=exc.reasons, categories=exc.categories,
+            policy_version=exc.policy_version,
+        ) from None  # fmt: skip
 
 
 def _iso(value: Any) -> str | None:
@@ -116,6 +122,8 @@ def answer_out(answer: Answer) -> dict[str, Any]:
         "sources": [source_out(i, h) for i, h in enumerate(answer.sources, 1)],
         "latency_s": round(answer.latency_s, 3),
         "usage": answer.usage.model_dump(),
+        "redacted_secrets": answer.redacted_secrets,
+        "withheld": answer.withheld,
     }
 
 
@@ -288,7 +296,9 @@ def create_router(
         description="'Where is X defined / who calls X' is answered from the symbol index (mode `symbol`, no "
         "model call); other questions from retrieved snippets (mode `search`). `stream: true` (or Accept: "
         "text/event-stream) streams `sources`, `delta` and `done` events. Empty question: 422 `empty-question`; "
-        "over CODE__MAX_QUESTION_CHARS: 413 `question-too-long`; a path outside the repo: 400.",
+        "over CODE__MAX_QUESTION_CHARS: 413 `question-too-long`; a path outside the repo: 400; a question the "
+        "input rail blocks (profanity, moderation on llm_input): 422 `input-refused` with the reasons. Credentials "
+        "in snippets never reach the model, and any in the answer come back as `<SECRET:kind>`.",
     )
     def ask(repo_id: str, body: AskIn, request: Request) -> Any:
         with service_problems():

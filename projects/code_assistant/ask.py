@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from projects.code_assistant.rails import CodeRails, OutputCheck
 from projects.code_assistant.search import CodeHit, CodeSearch, identifiers
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from shared.serving.base import ChatModel
@@ -68,6 +69,8 @@ class Answer:
     mode: Literal["symbol", "search"] = "search"
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
+    redacted_secrets: list[str] = field(default_factory=list)  # kinds of credentials taken out of the answer
+    withheld: dict | None = None  # the output rail stopped the answer here: categories, reason, evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class Asker:
         self.chat = chat
         self.search = search
         self.settings = settings or get_code_settings()
+        self.rails = CodeRails(self.settings)
 
     # -- symbol lookups --------------------------------------------------------------------------------------
     def lookup(self, repo_id: str, kind: LookupKind, name: str) -> Answer | None:
@@ -163,7 +167,8 @@ class Asker:
         for i, hit in enumerate(sources, 1):
             label = f" ({hit.symbol})" if hit.symbol else ""
             lang = hit.language if hit.language and hit.language != "text" else ""
-            blocks.append(f"[{i}] {hit.location}{label}\n```{lang}\n{number_lines(hit.text, hit.start_line)}\n```")
+            code = self.rails.scrub(number_lines(hit.text, hit.start_line))  # numbered first: lines keep numbers
+            blocks.append(f"[{i}] {hit.location}{label}\n```{lang}\n{code}\n```")
         user = "Snippets:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
         return ChatRequest(messages=[ChatMessage.user(user)], system=SYSTEM, max_tokens=self.settings.ask_max_tokens)
 
@@ -181,17 +186,28 @@ class Asker:
             inferred.append(_citation(1, sources[0], inferred=True))
         return inferred
 
-    def ask(self, repo_id: str, question: str, paths: Sequence[str] | None = None) -> Answer:
+    def ask(self, repo_id: str, question: str, paths: Sequence[str] | None = None, *, screened: bool = False) -> Answer:
         answer = None
-        for event in self.stream(repo_id, question, paths, stream=False):
+        for event in self.stream(repo_id, question, paths, stream=False, screened=screened):
             answer = event.answer or answer
         assert answer is not None
         return answer
 
     def stream(
-        self, repo_id: str, question: str, paths: Sequence[str] | None = None, *, stream: bool = True
+        self,
+        repo_id: str,
+        question: str,
+        paths: Sequence[str] | None = None,
+        *,
+        stream: bool = True,
+        screened: bool = False,
     ) -> Iterator[AskEvent]:
+        """``screened``: the caller already passed ``question`` through ``self.rails.check_question`` (the service
+        does, so that a refusal is a 422 before a stream starts); otherwise it happens here, and may raise
+        :class:`~projects.code_assistant.rails.QuestionRefused`."""
         t0 = time.perf_counter()
+        if not screened:
+            question = self.rails.check_question(question)
         planned = symbol_lookup(question) if not paths else None
         if planned is not None:
             answer = self.lookup(repo_id, *planned)
@@ -209,22 +225,35 @@ class Asker:
             return
         request = self.request(question, sources)
         parts: list[str] = []
-        usage = Usage()
-        if stream:
-            for chunk in self.chat.stream(request):
-                if chunk.delta:
-                    parts.append(chunk.delta)
-                    yield AskEvent("delta", delta=chunk.delta)
-                if chunk.usage is not None:
-                    usage = chunk.usage
-        else:
-            result = self.chat.chat(request)
-            parts.append(result.text)
-            usage = result.usage
-            yield AskEvent("delta", delta=result.text)
+        usage = [Usage()]
+        check = OutputCheck()
+        raw = self._deltas(request, usage) if stream else self._whole(request, usage)
+        for delta in self.rails.stream_answer(raw, check):
+            parts.append(delta)
+            yield AskEvent("delta", delta=delta)
+        if check.blocked is not None:
+            what = "The rest of this answer was" if "".join(parts).strip() else "This answer was"
+            notice = f"\n\n({what} withheld by the output rail.)"
+            parts.append(notice)
+            yield AskEvent("delta", delta=notice)
         text = "".join(parts).strip()
-        answer = Answer(text, self.cite(text, sources), list(sources), "search", usage, time.perf_counter() - t0)
+        answer = Answer(
+            text, self.cite(text, sources), list(sources), "search", usage[0], time.perf_counter() - t0,
+            redacted_secrets=check.secrets, withheld=check.blocked,
+        )  # fmt: skip
         yield AskEvent("done", answer=answer)
+
+    def _deltas(self, request: ChatRequest, usage: list[Usage]) -> Iterator[str]:
+        for chunk in self.chat.stream(request):
+            if chunk.usage is not None:
+                usage[0] = chunk.usage
+            if chunk.delta:
+                yield chunk.delta
+
+    def _whole(self, request: ChatRequest, usage: list[Usage]) -> Iterator[str]:
+        result = self.chat.chat(request)
+        usage[0] = result.usage
+        yield result.text
 
 
 def _citation(n: int, hit: CodeHit, *, inferred: bool = False) -> Citation:

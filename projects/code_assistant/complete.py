@@ -16,6 +16,10 @@ a token budget after the prefix and suffix have taken theirs: the cursor's own f
 Post-processing is where completions "break across providers" (Tabby's experience): the model does not reliably
 stop, so the middle is cut where it starts repeating the suffix, at the end of the cursor's block (a line
 indented less than the cursor's line), at the end of the line when the cursor is mid-line, and at a line cap.
+
+Secrets (``rails.py``): context from the index is scrubbed of credentials before it goes into the prompt, and a
+completion that contains one is not offered at all (empty text, ``finish_reason: content_filter``, as the OpenAI
+API reports a filtered completion): a placeholder inserted in the user's editor would be worse than nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from projects.code_assistant.rails import CodeRails
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatRequest, Usage
@@ -118,6 +123,7 @@ class FimCompleter:
         self.chat = chat
         self.settings = settings or get_code_settings()
         self.context = context
+        self.rails = CodeRails(self.settings)
 
     # -- budgets ------------------------------------------------------------------------------------------
     def _tail_tokens(self, text: str, budget: int) -> str:
@@ -173,7 +179,7 @@ class FimCompleter:
         parts = [f"{REPO_NAME}{repo or 'repo'}\n"] if (snippets or path) else []
         by_path: dict[str, list[str]] = {}
         for snip in snippets:
-            by_path.setdefault(snip.path, []).append(_CONTROL.sub("", snip.text))
+            by_path.setdefault(snip.path, []).append(self.rails.scrub(_CONTROL.sub("", snip.text)))
         for p, texts in by_path.items():
             parts.append(f"{FILE_SEP}{p}\n" + "\n...\n".join(texts) + "\n")
         if parts:
@@ -203,10 +209,13 @@ class FimCompleter:
             stops.append("\n")
         result = self.chat.chat(ChatRequest.completion(prompt, max_tokens=limit, temperature=temperature, stop=stops))
         text = postprocess(result.text, prefix, suffix, mode, self.settings.fim_max_lines)
+        finish_reason = result.finish_reason
+        if text and self.rails.inserts_secret(prefix, text, suffix):
+            text, finish_reason = "", "content_filter"
         return Completion(
             text=text,
             mode=mode,
-            finish_reason=result.finish_reason,
+            finish_reason=finish_reason,
             raw=result.text,
             context=snippets,
             usage=result.usage,

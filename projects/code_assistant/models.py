@@ -142,6 +142,12 @@ class AnswerOut(BaseModel):
     sources: list[SourceOut]
     latency_s: float
     usage: dict[str, Any]
+    redacted_secrets: list[str] = Field(
+        default_factory=list, description="kinds of credentials the output rail replaced with <SECRET:kind>"
+    )
+    withheld: dict[str, Any] | None = Field(
+        default=None, description="set when the output rail stopped the answer: categories, reason, evidence"
+    )
 
 
 # -- completion (OpenAI completions shape) -------------------------------------------------------------------

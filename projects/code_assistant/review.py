@@ -6,7 +6,8 @@ structured JSON per hunk (``response_schema``, constrained decoding where the ba
 with its new-file line numbers; an anchor outside the hunk is moved to the nearest added line (and counted), a
 hunk without added lines drops it. Deterministic rules catch what a small model misses or phrases vaguely:
 source changed without tests, debugging leftovers, a removed test, new TODOs, a bare ``except:``, and strings
-that look like credentials (masked in the message: a review must not repeat the secret).
+that look like credentials (``shared.guardrails.secrets``: named, never repeated, and redacted from what the
+model is shown and says; a review must not copy the secret anywhere).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from projects.code_assistant.languages import language_for_name
 from projects.code_assistant.parsing import parse_source
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.types import Language, Symbol
+from shared.guardrails.secrets import detect_secrets, redact_secrets
 from shared.serving.base import ChatModel, ServingError
 from shared.serving.structured import generate_structured
 from shared.serving.types import ChatMessage, ChatRequest
@@ -165,7 +167,7 @@ class Reviewer:
         added = [line.target_line_no for line in job.hunk if line.is_added]
         out: list[ReviewComment] = []
         for comment in answer.comments[: self.settings.review_max_comments_per_hunk]:
-            message = " ".join(comment.message.split())[:_MESSAGE_MAX_CHARS]
+            message = redact_secrets(" ".join(comment.message.split()))[:_MESSAGE_MAX_CHARS]
             if not message:
                 review.dropped += 1
                 continue
@@ -220,7 +222,7 @@ def hunk_prompt(job: _HunkJob, settings: CodeSettings) -> str:
     header = f"File: {job.path}"
     if job.context:
         header += f"\nInside: {job.context}"
-    return f"{header}\n\n" + "\n".join(lines)
+    return redact_secrets(f"{header}\n\n" + "\n".join(lines))  # the rules flag them; the model needs no copy
 
 
 def _enclosing(path: str, hunk: Hunk, text: str | None, cache: dict[str, list[Symbol]]) -> str:
@@ -269,20 +271,6 @@ _JS_RULES: tuple[tuple[re.Pattern[str], Severity, Category, str], ...] = (
     (re.compile(r"^\s*debugger\s*;?\s*$"), "error", "bug", "'debugger' statement left in"),
 )
 _TODO = re.compile(r"\b(TODO|FIXME|XXX)\b")
-_SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a private key", re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP )?PRIVATE KEY-----")),
-    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
-    ("an API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b")),
-    (
-        "a hard-coded credential",
-        re.compile(
-            r"(?i)\b\w*(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)\w*\s*[:=]\s*"
-            r"[\"'](?![\"'])(?!\$\{)(?!<)[^\"'\s]{8,}[\"']"
-        ),
-    ),
-)
 _TEST_DEFINITION = re.compile(
     r"^\s*(?:(?:async\s+)?def\s+test\w*\s*\(|func\s+Test\w*\s*\(|@Test\b|(?:it|test)\s*\(\s*[\"'`])"
 )
@@ -317,11 +305,11 @@ def rule_comments(patched: PatchedFile) -> list[ReviewComment]:
                 if marker:
                     message = f"new {marker.group(1)}: track it in an issue or resolve it before merging"
                     out.append(ReviewComment(path, number, "info", "risk", message, "rule"))
-                for what, pattern in _SECRETS:
-                    if pattern.search(text):
-                        message = f"this line looks like it contains {what}: load it from the environment or a vault"
-                        out.append(ReviewComment(path, number, "error", "risk", message, "rule"))
-                        break
+                secrets = detect_secrets(text)
+                if secrets:
+                    what = secrets[0].description
+                    message = f"this line looks like it contains {what}: load it from the environment or a vault"
+                    out.append(ReviewComment(path, number, "error", "risk", message, "rule"))
             elif line.is_removed and test_file and _TEST_DEFINITION.match(text):
                 name = re.search(r"(test\w*|Test\w*)", text)
                 label = f"'{name.group(1)}'" if name else "a test"

@@ -237,16 +237,17 @@ class CodeAssistantService:
         return question
 
     def ask(self, repo_id: str, question: str, paths: Sequence[str] = ()) -> Answer:
-        return self.asker.ask(repo_id, *self._ask_args(repo_id, question, paths))
+        return self.asker.ask(repo_id, *self._ask_args(repo_id, question, paths), screened=True)
 
     def ask_stream(self, repo_id: str, question: str, paths: Sequence[str] = ()) -> Iterator[AskEvent]:
-        args = self._ask_args(repo_id, question, paths)  # validated before the first event is sent
-        return self.asker.stream(repo_id, *args)
+        args = self._ask_args(repo_id, question, paths)  # validated and screened before the first event is sent
+        return self.asker.stream(repo_id, *args, screened=True)
 
     def _ask_args(self, repo_id: str, question: str, paths: Sequence[str]) -> tuple[str, list[str] | None]:
         question = self._question(question)
         self.store.require_repo(repo_id)
-        return question, [self.relpath(repo_id, p) for p in paths] or None
+        rels = [self.relpath(repo_id, p) for p in paths] or None
+        return self.asker.rails.check_question(question), rels  # QuestionRefused: 422, nothing spent
 
     def complete(
         self,

@@ -94,6 +94,28 @@ class CodeSettings(BaseSettings):
     ask_max_tokens: int = Field(default=320, ge=16, description="answer length cap")
     max_question_chars: int = Field(default=2000, ge=1, description="longer questions are refused (413)")
 
+    # -- guardrails (rails.py) -----------------------------------------------------------------------------
+    moderate_input: bool = Field(
+        default=True,
+        description="questions pass the shared input rail without PII redaction (injection classifier, profanity, "
+        "moderation cascade on llm_input); a block is a 422 input-refused",
+    )
+    moderate_output: bool = Field(
+        default=False,
+        description="answers also pass profanity + moderation on llm_output, sentence by sentence (secrets are "
+        "redacted regardless of this)",
+    )
+    moderation_policy: str = Field(
+        default="code",
+        description="shared/moderation/policies/<name>.yaml for both rails: `code` leaves prompt injection to the "
+        "classifier (its keywords block 'override the system prompt') and blocks malware requests earlier",
+    )
+    redact_secrets: bool = Field(
+        default=True,
+        description="credentials are replaced by <SECRET:kind> in snippets and prompts sent to a model, and in "
+        "answers and completions coming back",
+    )
+
     # -- service: repositories, jobs, limits ---------------------------------------------------------------
     repo_roots: list[str] = Field(
         default_factory=lambda: [str(_REPO_ROOT / "var" / "code_repos")],

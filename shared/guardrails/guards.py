@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.guardrails.moderation import ModerationValidator, Tiers, verdict_from_metadata
+from shared.guardrails.secrets import SecretFinding, detect_secrets, redact_secrets
 from shared.guardrails.validators import (
     InjectionValidator,
     JsonSchemaValidator,
@@ -91,6 +92,7 @@ class RailResult:
     With moderation on: ``verdict`` is the cascade's full verdict, ``categories`` the categories it did not
     allow (flag, review or block), strongest first, and ``policy_version`` the policy that decided.
     ``blocked_by`` names the moderation categories that made the rail fail (empty when it passed).
+    ``secrets`` names the kinds of credentials redacted (with ``secrets=True``); they never block.
     """
 
     allowed: bool
@@ -101,6 +103,7 @@ class RailResult:
     categories: list[str] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
     policy_version: str | None = None
+    secrets: list[str] = field(default_factory=list)
 
 
 def _run(guard: Guard, text: str, blocking: tuple[str, ...]) -> RailResult:
@@ -136,34 +139,69 @@ def _attach(result: RailResult, meta: dict, failed: bool) -> None:
     result.blocked_by = [c.category for c in ranked if c.action in fail_on] if failed else []
 
 
-def _moderation(surface: str, enabled: bool | None) -> list[ModerationValidator]:
+def _moderation(surface: str, enabled: bool | None, policy: str | None = None) -> list[ModerationValidator]:
     on = get_settings().guardrails.moderation_rails if enabled is None else enabled
-    return [ModerationValidator(surface, on_fail="noop")] if on else []
+    return [ModerationValidator(surface, policy=policy, on_fail="noop")] if on else []
 
 
-def check_input(text: str, *, block_pii: bool = False, moderation: bool | None = None) -> RailResult:
+def check_input(
+    text: str,
+    *,
+    block_pii: bool = False,
+    moderation: bool | None = None,
+    injection: bool = True,
+    pii: bool = True,
+    secrets: bool = False,
+    policy: str | None = None,
+) -> RailResult:
     """User input rail: blocked on injection, profanity or a moderation block on ``llm_input`` (and PII when
     ``block_pii``); PII is redacted in ``sanitized_text`` so it never reaches a model or a log.
-    ``moderation`` None = ``settings.guardrails.moderation_rails``."""
-    guard = Guard(name="platform-check-input").use(
-        InjectionValidator(on_fail="noop"),
-        ProfanityValidator(on_fail="noop"),
-        PiiValidator(on_fail="fix"),
-        *_moderation("llm_input", moderation),
-    )
+    ``moderation`` None = ``settings.guardrails.moderation_rails``. ``injection=False`` / ``pii=False`` drop
+    those validators (a code question is full of "execute", "ignore" and identifiers that read like names);
+    ``secrets=True`` redacts credentials to ``<SECRET:kind>`` first (never blocking: the rest of the text is fine).
+    ``policy``: the moderation policy (``shared/moderation/policies/<name>.yaml``; default ``settings.moderation``).
+    """
+    text, found = _without_secrets(text) if secrets else (text, [])
+    validators: list = [InjectionValidator(on_fail="noop")] if injection else []
+    validators.append(ProfanityValidator(on_fail="noop"))
+    if pii or block_pii:
+        validators.append(PiiValidator(on_fail="fix"))
     blocking = (*BLOCKING_INPUT, "PiiValidator") if block_pii else BLOCKING_INPUT
-    return _run(guard, text, blocking)
+    guard = Guard(name="platform-check-input").use(*validators, *_moderation("llm_input", moderation, policy))
+    return _with_secrets(_run(guard, text, blocking), found)
 
 
 def check_output(
-    text: str, *, redact_pii: bool = True, block_pii: bool | None = None, moderation: bool | None = None
+    text: str,
+    *,
+    redact_pii: bool = True,
+    block_pii: bool | None = None,
+    moderation: bool | None = None,
+    secrets: bool = False,
+    policy: str | None = None,
 ) -> RailResult:
     """Model output rail: blocked on profanity or a moderation block on ``llm_output``; PII redacted in
     ``sanitized_text`` when ``redact_pii``. ``block_pii`` (default: ``not redact_pii``) makes PII block;
-    ``redact_pii=False, block_pii=False`` leaves PII alone (a rail for answers quoting names from documents)."""
+    ``redact_pii=False, block_pii=False`` leaves PII alone (a rail for answers quoting names from documents).
+    ``secrets=True`` redacts credentials to ``<SECRET:kind>`` (a model repeating a key it saw in context)."""
+    text, found = _without_secrets(text) if secrets else (text, [])
     block_pii = (not redact_pii) if block_pii is None else block_pii
-    validators: list = [ProfanityValidator(on_fail="noop"), *_moderation("llm_output", moderation)]
+    validators: list = [ProfanityValidator(on_fail="noop"), *_moderation("llm_output", moderation, policy)]
     if redact_pii or block_pii:
         validators.append(PiiValidator(on_fail="fix" if redact_pii else "noop"))
     blocking = ("ProfanityValidator", MODERATION) + (("PiiValidator",) if block_pii else ())
-    return _run(Guard(name="platform-check-output").use(*validators), text, blocking)
+    return _with_secrets(_run(Guard(name="platform-check-output").use(*validators), text, blocking), found)
+
+
+def _without_secrets(text: str) -> tuple[str, list[SecretFinding]]:
+    """Secrets go before the guard runs (regex, no model), so no validator or log ever sees one; the guard's
+    own fix (PII) then works on the redacted text, keeping to one fixing validator per guard."""
+    found = detect_secrets(text)
+    return (redact_secrets(text, found) if found else text), found
+
+
+def _with_secrets(result: RailResult, found: list[SecretFinding]) -> RailResult:
+    if found:
+        result.secrets = sorted({f.kind for f in found})
+        result.reasons.insert(0, f"SecretsValidator: credentials redacted: {', '.join(result.secrets)}")
+    return result

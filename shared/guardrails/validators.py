@@ -4,8 +4,9 @@ Use them in any ``Guard`` (``Guard().use(PiiValidator(on_fail="fix"), InjectionV
 or through the ready-made rails in :mod:`shared.guardrails.guards`. Models load lazily in
 :mod:`shared.guardrails.detectors`, so constructing a validator is cheap.
 
-Fix behaviour: PII → the text with ``<ENTITY_TYPE>`` placeholders; JSON → the JSON payload extracted from
-fenced/prefixed text when it validates. Injection and profanity have no safe fix (FIX leaves the value).
+Fix behaviour: PII → the text with ``<ENTITY_TYPE>`` placeholders; secrets → ``<SECRET:kind>``; JSON → the JSON
+payload extracted from fenced/prefixed text when it validates. Injection and profanity have no safe fix (FIX leaves
+the value).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from guardrails.validators import (  # noqa: E402  (must follow ensure_offline)
     register_validator,
 )
 
-from shared.guardrails import detectors  # noqa: E402
+from shared.guardrails import detectors, secrets  # noqa: E402
 from shared.settings import get_settings  # noqa: E402
 
 
@@ -82,6 +83,23 @@ class ProfanityValidator(Validator):
         return FailResult(
             error_message=f"profanity/toxicity detected (score {score:.2f} >= {self.threshold:.2f})",
             metadata={"profanity_score": score},
+        )
+
+
+@register_validator(name="platform/secrets", data_type="string")
+class SecretsValidator(Validator):
+    """Fails when the text holds a credential (:mod:`shared.guardrails.secrets`); FIX replaces each with
+    ``<SECRET:kind>``. Regex-only: microseconds, so it fits on every completion and every chunk of context."""
+
+    def _validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
+        findings = secrets.detect_secrets(str(value))
+        if not findings:
+            return PassResult()
+        kinds = sorted({f.kind for f in findings})
+        return FailResult(
+            error_message=f"credentials detected: {', '.join(kinds)}",
+            fix_value=secrets.redact_secrets(str(value), findings),
+            metadata={"secrets": kinds},
         )
 
 

@@ -220,6 +220,13 @@ LEXICON: dict[str, tuple[Entry, ...]] = {
             "weapon or drug making",
         ),
         rx(
+            r"(?:write|create|build|make|code|develop|generate|give me) (?:me )?(?:a |an |some )?(?:\w+ ){0,2}"
+            r"(?:ransomware|keylogger|key logger|malware|computer virus|trojan|rootkit|botnet|infostealer|"
+            r"password stealer|spyware|cryptojacker|phishing (?:page|site|kit|email|emails|campaign))",
+            0.95,
+            "malware authoring",
+        ),
+        rx(
             r"how (?:to|do i|can i) (?:launder money|hack into|steal|shoplift|make counterfeit|forge|evade taxes|"
             r"pick a lock|hotwire|buy a gun without|get a fake id|poison someone)",
             0.85,
