@@ -39,6 +39,7 @@ from projects.autonomous_agent.types import Permission, ToolContext, ToolResult
 
 log = logging.getLogger(__name__)
 
+_ENVELOPE = {"ok", "truncated", "duration_s", "data"}  # structured_content of serve_registry's results
 _START_TIMEOUT_S = 60.0  # spawning a Python server that imports the platform takes seconds on a busy machine
 
 
@@ -235,9 +236,13 @@ class MCPToolset:
             return ToolResult(ok=False, error=f"MCP call failed: {describe_exception(exc)}")
         text = _text_of(result.content)
         data = result.structured_content
+        truncated = False
+        if isinstance(data, dict) and {"ok", "truncated"} <= set(data) <= _ENVELOPE:  # one of our own servers
+            truncated = bool(data["truncated"])
+            data = data.get("data")
         if result.is_error:
-            return ToolResult(ok=False, error=text or "the MCP tool reported an error", data=data)
-        return ToolResult(ok=True, output=text, data=data)
+            return ToolResult(ok=False, error=text or "the MCP tool reported an error", data=data, truncated=truncated)
+        return ToolResult(ok=True, output=text, data=data, truncated=truncated)
 
 
 def connect_mcp(
