@@ -7,11 +7,13 @@ commands, and checkpoints that grow without bound.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from projects.autonomous_agent.types import Permission
 
@@ -42,6 +44,59 @@ class AgentSettings(BaseSettings):
         default=8000, ge=100, description="what a tool result may put into the context; the rest is cut (and said)"
     )
     tool_timeout_s: float = Field(default=60.0, gt=0, description="wall time of one tool call (code: the sandbox's)")
+
+    # -- tools (ag_tools) -------------------------------------------------------------------------------------
+    python_wall_s: float = Field(
+        default=30.0, gt=0, description="default wall-clock limit of one python tool run (the sandbox's wall_s)"
+    )
+    python_max_wall_s: float = Field(
+        default=120.0, gt=0, description="the most a python call may ask for (its timeout_s argument): long jobs"
+    )
+    python_memory_mb: int = Field(default=1024, ge=64, description="address space per process of a python run")
+    python_max_processes: int = Field(default=32, ge=1, description="processes of one python run (fork bombs)")
+    python_max_output_bytes: int = Field(
+        default=200_000, ge=1024, description="stdout+stderr a python run may print before it is killed"
+    )
+    workspace_max_file_bytes: int = Field(
+        default=2_000_000, ge=1024, description="the largest file read_file reads / write_file writes"
+    )
+    workspace_max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="a workspace copied into / back from a python run, in all"
+    )
+    knowledge_collection: str = Field(
+        default="agent_kb", description="shared/retrieval collection knowledge_search reads"
+    )
+    knowledge_top_k: int = Field(default=4, ge=1, le=50, description="passages knowledge_search returns by default")
+    sql_database_url: str | None = Field(
+        default=None, description="database sql_query reads (read-only transactions); None = the platform database"
+    )
+    sql_statement_timeout_ms: int = Field(default=5000, ge=1, description="statement_timeout of one sql_query")
+    sql_max_rows: int = Field(default=200, ge=1, description="rows sql_query returns; more are cut (and said)")
+    http_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="hosts http_get may reach ('example.org', 'host:port', '.example.org' = subdomains); empty = "
+        "none. Env: comma-separated or a JSON list",
+    )
+    http_timeout_s: float = Field(default=10.0, gt=0, description="connect+read timeout of one http_get")
+    http_max_bytes: int = Field(default=1_000_000, ge=1024, description="response body http_get reads at most")
+    http_max_redirects: int = Field(default=3, ge=0, description="redirects http_get follows (each allow-listed)")
+    mcp_default_permission: Permission = Field(
+        default="network",
+        description="permission of an MCP server's tool that declares no annotations (an outside process: "
+        "anything it does is beyond the sandbox, so it asks a human by default)",
+    )
+
+    @field_validator("http_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: object) -> object:
+        """``AGENT__HTTP_ALLOWLIST=a.org,b.org`` or a JSON list; hosts compared lower-case."""
+        if isinstance(value, str):
+            text = value.strip()
+            items = json.loads(text) if text.startswith("[") else text.split(",")
+            return [str(v).strip().lower() for v in items if str(v).strip()]
+        if isinstance(value, list | tuple):
+            return [str(v).strip().lower() for v in value if str(v).strip()]
+        return value
 
 
 @lru_cache

@@ -1,0 +1,81 @@
+"""The agent's tools: a registry that makes every call safe to make, the built-in tools, and MCP both ways.
+
+``default_registry(settings)`` is what a run uses; ``ToolRegistry.call`` never raises for tool problems (see
+``registry.py``). Built-ins: ``python`` (sandboxed code, the run's workspace as cwd), ``read_file``/``write_file``/
+``list_files`` (workspace only), ``calculator``, ``knowledge_search``, ``sql_query`` (read-only), ``http_get``
+(allow-list). ``mcp_bridge`` consumes MCP servers' tools and serves a registry as an MCP server.
+"""
+
+from __future__ import annotations
+
+from projects.autonomous_agent.settings import AgentSettings, get_agent_settings
+from projects.autonomous_agent.tools.calculator import CalculatorTool
+from projects.autonomous_agent.tools.files import ListFilesTool, ReadFileTool, WorkspaceError, WriteFileTool
+from projects.autonomous_agent.tools.http import HttpGetTool
+from projects.autonomous_agent.tools.knowledge import KnowledgeSearchTool
+from projects.autonomous_agent.tools.python_exec import PythonTool
+from projects.autonomous_agent.tools.registry import ToolRegistry, cap_text, describe_exception
+from projects.autonomous_agent.tools.sql import SqlQueryTool
+
+BUILTIN_TOOLS = (
+    "python",
+    "read_file",
+    "write_file",
+    "list_files",
+    "calculator",
+    "knowledge_search",
+    "sql_query",
+    "http_get",
+)
+
+
+def default_registry(
+    settings: AgentSettings | None = None,
+    *,
+    knowledge: KnowledgeSearchTool | bool = True,
+    sql_url: str | bool | None = None,
+    http: bool = True,
+) -> ToolRegistry:
+    """The standard tool set.
+
+    ``knowledge``: True = search ``settings.knowledge_collection`` on the platform database (store and embedder
+    load lazily, on the first search), a ``KnowledgeSearchTool`` to use that one, False = leave it out.
+    ``sql_url``: the database ``sql_query`` reads (None = ``AGENT__SQL_DATABASE_URL``, else the platform database;
+    False = leave it out). ``http``: False leaves ``http_get`` out (it is also useless with an empty allow-list,
+    but listing it tells the model that the network exists and is refused).
+    Nothing here connects or loads a model: building a registry is cheap.
+    """
+    settings = settings or get_agent_settings()
+    tools = [
+        PythonTool(settings),
+        ReadFileTool(settings),
+        WriteFileTool(settings),
+        ListFilesTool(settings),
+        CalculatorTool(),
+    ]
+    if knowledge is not False:
+        given = knowledge if isinstance(knowledge, KnowledgeSearchTool) else None
+        tools.append(given or KnowledgeSearchTool(settings=settings))
+    if sql_url is not False:
+        tools.append(SqlQueryTool(sql_url if isinstance(sql_url, str) else None, settings))
+    if http:
+        tools.append(HttpGetTool(settings))
+    return ToolRegistry(tools, settings)
+
+
+__all__ = [
+    "BUILTIN_TOOLS",
+    "CalculatorTool",
+    "HttpGetTool",
+    "KnowledgeSearchTool",
+    "ListFilesTool",
+    "PythonTool",
+    "ReadFileTool",
+    "SqlQueryTool",
+    "ToolRegistry",
+    "WorkspaceError",
+    "WriteFileTool",
+    "cap_text",
+    "default_registry",
+    "describe_exception",
+]
