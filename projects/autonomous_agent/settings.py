@@ -45,6 +45,49 @@ class AgentSettings(BaseSettings):
     )
     tool_timeout_s: float = Field(default=60.0, gt=0, description="wall time of one tool call (code: the sandbox's)")
 
+    # -- loop (loop.py) ------------------------------------------------------------------------------------
+    plan: bool = Field(default=True, description="ask the model for a plan with success criteria before acting")
+    max_plan_steps: int = Field(default=5, ge=1, le=20, description="steps a plan may have (small models ramble)")
+    verify_with_model: bool = Field(
+        default=True,
+        description="after a successful tool call, ask the model whether the step's success criterion holds "
+        "(a failed call fails the step without asking)",
+    )
+    max_step_attempts: int = Field(default=3, ge=1, description="actions on one plan step before it is re-planned")
+    max_replans: int = Field(default=2, ge=0, description="re-plans per run; then the run fails with its evidence")
+    max_repairs: int = Field(
+        default=2, ge=0, description="re-asks after a malformed tool call (bad JSON, unknown tool) per step"
+    )
+    loop_window: int = Field(
+        default=3,
+        ge=2,
+        description="an action repeated this many times in a row (same tool, same arguments), or one that already "
+        "returned the same result, is a loop",
+    )
+    max_loop_recoveries: int = Field(
+        default=2, ge=0, description="times a loop is broken by telling the model (then re-plan, then stop)"
+    )
+    scratchpad_keep: int = Field(
+        default=12, ge=2, description="newest scratchpad entries shown verbatim; older ones fold to one line"
+    )
+    act_max_tokens: int = Field(default=384, ge=16, description="tokens of one act decision (a tool call or code)")
+    plan_max_tokens: int = Field(default=320, ge=16)
+    verify_max_tokens: int = Field(default=96, ge=16)
+    answer_max_tokens: int = Field(default=320, ge=16)
+    checkpoints_keep: int = Field(
+        default=3, ge=1, description="checkpoints kept per run (resume needs the newest; the rest is compacted)"
+    )
+    event_max_chars: int = Field(default=4000, ge=200, description="characters of one trace event (the UI's)")
+    max_goal_chars: int = Field(default=4000, ge=1, description="longer goals are refused (413)")
+
+    # -- memory (memory.py) ----------------------------------------------------------------------------------
+    memory: bool = Field(default=True, description="recall and store episodic memories")
+    memory_collection: str = Field(default="agent_memory", description="shared/retrieval collection of memories")
+    memory_recall_k: int = Field(default=3, ge=1, le=20)
+    memory_min_score: float = Field(default=0.5, description="cosine below which a memory is not 'similar'")
+    memory_max_per_tenant: int = Field(default=500, ge=1, description="retention: newest memories kept per tenant")
+    memory_ttl_days: int = Field(default=90, ge=1, description="retention: memories older than this are dropped")
+
     # -- tools (ag_tools) -------------------------------------------------------------------------------------
     python_wall_s: float = Field(
         default=30.0, gt=0, description="default wall-clock limit of one python tool run (the sandbox's wall_s)"

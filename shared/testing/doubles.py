@@ -35,3 +35,27 @@ class RecordingChat(ChatModel):
         for i, word in enumerate(words):
             yield StreamChunk(delta=word if i == 0 else " " + word)
         yield StreamChunk(finish_reason="stop", usage=Usage(total_tokens=3))
+
+
+class ToolCallingChat(RecordingChat):
+    """A :class:`RecordingChat` whose replies go through the local backend's tool-call parser when the request
+    has tools: a reply ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` comes back as a parsed
+    ``ToolCall``, and a malformed one stays text, exactly as the real backend would return it."""
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        from shared.serving.tools import parse_tool_calls
+
+        result = super().chat(request)
+        if not request.tools:
+            return result
+        text, calls = parse_tool_calls(result.text, request.tools)
+        return result.model_copy(
+            update={"text": text, "tool_calls": calls, "finish_reason": "tool_calls" if calls else "stop"}
+        )
+
+
+def tool_call(name: str, **arguments: object) -> str:
+    """A scripted reply that is one well-formed tool call (for :class:`ToolCallingChat`)."""
+    import json
+
+    return f'<tool_call>{{"name": "{name}", "arguments": {json.dumps(arguments)}}}</tool_call>'
