@@ -106,7 +106,10 @@ class AgentLoop:
         budget = budget or Budget(
             max_steps=s.max_steps, max_tokens=s.max_tokens, max_wall_s=s.max_wall_s, max_cost_usd=s.max_cost_usd
         )
-        names = [n for n in (tools or self.registry.names()) if n in self.registry.names()]
+        available = self.registry.names()
+        if tools is None:  # the default tool set; only a supervisor delegates (workers never: one level deep)
+            tools = [n for n in available if n != "delegate" or agent == "supervisor"]
+        names = [n for n in tools if n in available]
         return self.store.create_run(goal, tools=names, budget=budget, tenant=tenant, agent=agent, parent_id=parent_id)
 
     def run(self, run_id: str) -> AgentState:

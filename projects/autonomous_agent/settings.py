@@ -80,6 +80,22 @@ class AgentSettings(BaseSettings):
     event_max_chars: int = Field(default=4000, ge=200, description="characters of one trace event (the UI's)")
     max_goal_chars: int = Field(default=4000, ge=1, description="longer goals are refused (413)")
 
+    # -- service and workers (service.py, supervisor.py) -----------------------------------------------------
+    job_queue: str = Field(default="autonomous_agent", description="the shared job queue runs are worked from")
+    inline_worker: bool = Field(default=True, description="work the queue in the API process (single machine)")
+    workers: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "researcher": ["knowledge_search", "read_file", "list_files"],
+            "coder": ["python", "read_file", "write_file", "list_files"],
+            "analyst": ["sql_query", "calculator", "python"],
+        },
+        description="worker agents a supervisor may delegate to, with their tools (tools needing approval are "
+        "dropped: dangerous calls stay with the supervisor); {} = no supervisor",
+    )
+    worker_max_steps: int = Field(default=6, ge=1, description="steps of one delegated worker run")
+    worker_max_tokens: int = Field(default=8000, ge=100)
+    worker_max_wall_s: float = Field(default=120.0, gt=0)
+
     # -- memory (memory.py) ----------------------------------------------------------------------------------
     memory: bool = Field(default=True, description="recall and store episodic memories")
     memory_collection: str = Field(default="agent_memory", description="shared/retrieval collection of memories")
