@@ -50,6 +50,7 @@ bench: venv
 	$(PY) scripts/bench/content_moderation.py --out var/bench/content_moderation.json
 	$(PY) scripts/bench/support_agent.py --out var/bench/support_agent.json
 	$(PY) scripts/bench/code_assistant.py --out var/bench/code_assistant.json
+	$(PY) scripts/bench/autonomous_agent.py --out var/bench/autonomous_agent.json
 
 eval: venv
 	$(PY) -m scripts.eval_all
