@@ -175,15 +175,14 @@ def validate_call(call: dict[str, Any], functions: list[dict[str, Any]]) -> str 
     if not isinstance(args, dict):
         return f"{name}: arguments must be a JSON object, got {type(args).__name__}"
     schema = to_json_schema(by_name[name]["parameters"])
+    problems = []
     unknown = sorted(set(args) - set(schema.get("properties", {})))
     if unknown:
-        return f"{name}: unknown parameter(s) {unknown}"
-    try:
-        jsonschema.validate(args, schema)
-    except jsonschema.ValidationError as exc:
+        problems.append(f"unknown parameter(s) {unknown}")
+    for exc in sorted(jsonschema.Draft202012Validator(schema).iter_errors(args), key=lambda e: list(e.path))[:3]:
         where = "/".join(str(p) for p in exc.absolute_path)
-        return f"{name}: {where + ': ' if where else ''}{exc.message}"
-    return None
+        problems.append(f"{where + ': ' if where else ''}{exc.message}")
+    return f"{name}: {'; '.join(problems)}" if problems else None
 
 
 # -- extracting calls from free text (the single-shot baseline) ---------------------------------------------------
