@@ -63,7 +63,7 @@ MAKE_EVAL_ARGS = [  # plain literals: scripts/eval_all.py reads them with ast.li
     "--out",
     "var/eval/autonomous_agent",
     "--limit",
-    "6",
+    "5",
 ]
 
 
