@@ -191,8 +191,8 @@ _FENCED = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
 
 
 def _json_values(text: str) -> list[Any]:
-    """The JSON values in ``text``: tagged ``<tool_call>`` bodies, else fenced blocks, else the first decodable
-    ``[`` / ``{`` value (scanning left to right)."""
+    """The JSON values in ``text``: tagged ``<tool_call>`` bodies, else fenced blocks, else every decodable
+    top-level ``[`` / ``{`` value (scanning left to right)."""
     bodies = [m.group(1) for m in _TAGGED.finditer(text)] or [m.group(1) for m in _FENCED.finditer(text)]
     values: list[Any] = []
     for body in bodies:
@@ -203,14 +203,19 @@ def _json_values(text: str) -> list[Any]:
     if values:
         return values
     decoder = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch in "[{":
+    i = 0
+    while i < len(text):  # every top-level value: small models write several calls as objects one after another
+        if text[i] in "[{":
             try:
-                value, _ = decoder.raw_decode(text, i)
+                value, end = decoder.raw_decode(text, i)
             except json.JSONDecodeError:
+                i += 1
                 continue
-            return [value]
-    return []
+            values.append(value)
+            i = end
+        else:
+            i += 1
+    return values
 
 
 def _as_call(obj: Any) -> dict[str, Any] | None:

@@ -188,6 +188,12 @@ class ToolCallingSolver:
                 {"name": back.get(c.name, c.name), "arguments": c.arguments}
                 for c in result.tool_calls  # the serving layer returns only calls that parsed and validated
             ]
+            if not calls and "<tool_call>" not in result.text:
+                # calls written as bare JSON (several objects in a row, no tags): take them if they validate
+                written = [{**c, "name": back.get(c["name"], c["name"])} for c in bfcl.extract_calls(result.text)]
+                if written and all(bfcl.validate_call(c, functions) is None for c in written):
+                    calls, result = written, result.model_copy(update={"text": ""})
+                    out.repairs += 1
             calls = [
                 {**c, "arguments": coerce_to_schema(c["arguments"], docs[c["name"]]["parameters"])}
                 if c["name"] in docs
@@ -196,7 +202,9 @@ class ToolCallingSolver:
             ]
             problem = self._problem(result.text, calls, functions, back)
             out.trace.append({"text": result.text, "calls": calls, "problem": problem})
-            out.calls = [c for c in calls if bfcl.validate_call(c, functions) is None]
+            # what the agent would do if this was its last answer: every call it attempted, valid or not (an
+            # attempted call to a made-up function must still count against it on irrelevance)
+            out.calls = calls + [{**c, "name": back.get(c["name"], c["name"])} for c in bfcl.extract_calls(result.text)]
             if problem is None:
                 out.error = None
                 return out

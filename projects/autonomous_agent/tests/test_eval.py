@@ -179,6 +179,8 @@ def test_extract_calls_from_text() -> None:
         call("weather", city="Paris")
     ]
     assert bfcl.extract_calls('```json\n{"weather": {"city": "Rome"}}\n```') == [call("weather", city="Rome")]
+    two = '{"name": "weather", "arguments": {"city": "A"}}\n\n{"name": "weather", "arguments": {"city": "B"}}'
+    assert bfcl.extract_calls(two) == [call("weather", city="A"), call("weather", city="B")]
     assert bfcl.extract_calls("None of these functions can help.") == []
     assert bfcl.extract_calls("[]") == []
 
@@ -228,9 +230,18 @@ def test_tool_calling_is_bounded_and_detects_repeats() -> None:
     chat = ToolChat(tool_call("weather", town="Paris"))  # the same invalid call forever
     result = ToolCallingSolver(chat, repairs=2).call_functions("weather in Paris?", [WEATHER])
     assert result.steps == 3 and len(chat.calls) == 3
-    assert result.budget_exhausted and result.calls == [] and result.error
+    assert result.budget_exhausted and result.error
+    assert result.calls == [call("weather", town="Paris")]  # the attempted call is reported (and scored) as made
     assert result.loop_recoveries == 1 and chat.calls[2].temperature > 0
     assert "repeated" in chat.calls[2].messages[-1].content
+
+
+def test_tool_calling_takes_valid_untagged_calls_without_a_round_trip() -> None:
+    text = json.dumps(call("weather", city="A")) + "\n\n" + json.dumps(call("geometry_area", shape="c", size=1))
+    chat = ToolChat(text)
+    result = ToolCallingSolver(chat).call_functions("weather in A and an area", [WEATHER, AREA])
+    assert result.calls == [call("weather", city="A"), call("geometry.area", shape="c", size=1)]
+    assert (result.steps, result.repairs, result.error) == (1, 1, None)
 
 
 def test_tool_calling_plain_text_is_no_call() -> None:
