@@ -204,7 +204,8 @@ class ToolCallingSolver:
             out.trace.append({"text": result.text, "calls": calls, "problem": problem})
             # what the agent would do if this was its last answer: every call it attempted, valid or not (an
             # attempted call to a made-up function must still count against it on irrelevance)
-            out.calls = calls + [{**c, "name": back.get(c["name"], c["name"])} for c in bfcl.extract_calls(result.text)]
+            attempted = bfcl.extract_calls(result.text) if problem else []
+            out.calls = calls + [{**c, "name": back.get(c["name"], c["name"])} for c in attempted]
             if problem is None:
                 out.error = None
                 return out
