@@ -1,0 +1,332 @@
+"""What the evaluation runs: the ``Solver`` interface and the solvers measured against each other.
+
+- ``SingleShotSolver``: the baseline the issue asks for — the same model, no tools, no loop: one request per item,
+  the answer (a number, or JSON calls) read out of the text once, nothing validated, repaired or retried.
+- ``ToolCallingSolver`` (BFCL): the serving layer's native tool calling; calls are validated against the schemas
+  and an invalid answer is sent back with the validation error, a bounded number of times.
+- ``CodeToolSolver`` (GSM8K): program-of-thought through the sandbox, with the error fed back on failure and a
+  nudge when the model repeats itself. A stand-in for the agent loop until ``eval.agent_solver`` wires it.
+
+Every solver reports the same stats (steps = model requests, tokens, budget exhaustion, loop recoveries), so the
+summary compares like with like. Solvers are called from a thread pool: they keep no per-item state on ``self``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from projects.autonomous_agent import bfcl
+from projects.autonomous_agent.gsm8k import parse_answer
+from shared.serving.base import ChatModel
+from shared.serving.types import ChatMessage, ChatRequest, ChatResult, ToolSpec
+
+
+@dataclass(slots=True)
+class SolveResult:
+    """A math answer: ``answer`` is the final answer text (the harness reads the number out of it)."""
+
+    answer: str
+    steps: int = 1
+    budget_exhausted: bool = False
+    loop_recoveries: int = 0
+    latency_s: float = 0.0
+    tokens: int = 0
+    error: str | None = None
+    repairs: int = 0  # answers sent back with an error to be fixed
+    trace: list[dict[str, Any]] = field(default_factory=list)  # what each step did (results.jsonl)
+
+
+@dataclass(slots=True)
+class CallResult:
+    """The calls the solver would make (not executed): ``[{"name": <BFCL name>, "arguments": {...}}]``."""
+
+    calls: list[dict[str, Any]]
+    steps: int = 1
+    budget_exhausted: bool = False
+    loop_recoveries: int = 0
+    latency_s: float = 0.0
+    tokens: int = 0
+    error: str | None = None
+    repairs: int = 0
+    trace: list[dict[str, Any]] = field(default_factory=list)
+
+
+@runtime_checkable
+class Solver(Protocol):
+    name: str
+
+    def solve_math(self, question: str) -> SolveResult: ...
+
+    def call_functions(self, question: list[dict] | str, functions: list[dict]) -> CallResult: ...
+
+
+# -- shared helpers ------------------------------------------------------------------------------------------------
+MATH_SYSTEM = (
+    "Solve the math word problem. Reason briefly step by step, then write the final answer on the last line as "
+    "'#### <number>' (just the number, no units)."
+)
+CALL_SYSTEM = (
+    "You are a function-calling assistant. The available functions (JSON schema):\n{functions}\n\n"
+    "Answer with ONLY a JSON list of the calls that fulfil the request, each "
+    '{{"name": <function name>, "arguments": {{<parameter>: <value>}}}}; several calls if several are needed. '
+    "If none of the functions fits the request, answer with []."
+)
+TOOL_SYSTEM = (
+    "You are a function-calling assistant. Call the functions that fulfil the user's request, with every required "
+    "argument taken from the request; make several calls if several are needed. If none of the functions fits, "
+    "do not call any: say so in one sentence."
+)
+CODE_SYSTEM = (
+    "Solve the math word problem by writing a short Python program that computes the answer and prints only the "
+    "final number. Reply with a single ```python code block and nothing else."
+)
+_CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
+
+
+def _tokens(result: ChatResult) -> int:
+    usage = result.usage
+    return usage.total_tokens or usage.prompt_tokens + usage.completion_tokens
+
+
+def question_messages(question: list[dict] | str) -> tuple[str | None, list[ChatMessage]]:
+    """(the question's own system text, its other messages): BFCL questions may carry a system message, which
+    is appended to the solver's instructions rather than sent as a second system message."""
+    if isinstance(question, str):
+        return None, [ChatMessage.user(question)]
+    system = "\n\n".join(m["content"] for m in question if m.get("role") == "system" and m.get("content")) or None
+    messages = [ChatMessage(role=m["role"], content=m.get("content") or "") for m in question if m["role"] != "system"]
+    return system, messages or [ChatMessage.user("")]
+
+
+def _join(*parts: str | None) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
+def coerce_to_schema(arguments: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """Whole floats given for ``integer`` parameters become ints (``4.0`` -> ``4``): JSON schema accepts both, a
+    Python function does not. Nothing else is changed."""
+    props = parameters.get("properties", {})
+    out = dict(arguments)
+    for name, value in arguments.items():
+        if props.get(name, {}).get("type") == "integer" and isinstance(value, float) and value.is_integer():
+            out[name] = int(value)
+    return out
+
+
+# -- the baseline --------------------------------------------------------------------------------------------------
+class SingleShotSolver:
+    """Same model, no tools, no loop: one request per item, parsed once."""
+
+    name = "single_shot"
+
+    def __init__(self, chat: ChatModel, *, math_max_tokens: int = 320, call_max_tokens: int = 256) -> None:
+        self.chat = chat
+        self.math_max_tokens = math_max_tokens
+        self.call_max_tokens = call_max_tokens
+
+    def solve_math(self, question: str) -> SolveResult:
+        messages = [ChatMessage.user(question)]
+        request = ChatRequest(system=MATH_SYSTEM, messages=messages, max_tokens=self.math_max_tokens)
+        result = self.chat.chat(request)
+        return SolveResult(answer=result.text, tokens=_tokens(result), trace=[{"text": result.text}])
+
+    def call_functions(self, question: list[dict] | str, functions: list[dict]) -> CallResult:
+        own_system, messages = question_messages(question)
+        listing = json.dumps(functions, ensure_ascii=False)
+        request = ChatRequest(
+            system=_join(CALL_SYSTEM.format(functions=listing), own_system),
+            messages=messages,
+            max_tokens=self.call_max_tokens,
+        )
+        result = self.chat.chat(request)
+        return CallResult(calls=bfcl.extract_calls(result.text), tokens=_tokens(result), trace=[{"text": result.text}])
+
+
+# -- native tool calling with validation and bounded repair --------------------------------------------------------
+class ToolCallingSolver:
+    """BFCL through ``ChatRequest(tools=...)``: validate every call, send invalid ones back (at most ``repairs``
+    times) with the validation error, and nudge (at a little temperature) when the model repeats the same answer."""
+
+    name = "tool_calling"
+
+    def __init__(self, chat: ChatModel, *, max_tokens: int = 256, repairs: int = 2) -> None:
+        self.chat = chat
+        self.max_tokens = max_tokens
+        self.repairs = repairs
+
+    def solve_math(self, question: str) -> SolveResult:  # not a tool-calling task: answer directly
+        return SingleShotSolver(self.chat, math_max_tokens=self.max_tokens).solve_math(question)
+
+    def call_functions(self, question: list[dict] | str, functions: list[dict]) -> CallResult:
+        names = bfcl.tool_names(functions)
+        back = {tool: original for original, tool in names.items()}
+        docs = {fn["name"]: fn for fn in functions}
+        tools = [
+            ToolSpec(
+                name=names[fn["name"]],
+                description=fn.get("description", ""),
+                parameters=bfcl.to_json_schema(fn["parameters"]),
+            )
+            for fn in functions
+        ]
+        own_system, messages = question_messages(question)
+        system = _join(TOOL_SYSTEM, own_system)
+        out = CallResult(calls=[], steps=0)
+        seen: set[str] = set()
+        temperature = 0.0
+        for attempt in range(self.repairs + 1):
+            request = ChatRequest(
+                system=system, messages=messages, tools=tools, max_tokens=self.max_tokens, temperature=temperature
+            )
+            result = self.chat.chat(request)
+            out.steps += 1
+            out.tokens += _tokens(result)
+            calls = [
+                {"name": back.get(c.name, c.name), "arguments": c.arguments}
+                for c in result.tool_calls  # the serving layer returns only calls that parsed and validated
+            ]
+            if not calls and "<tool_call>" not in result.text:
+                # calls written as bare JSON (several objects in a row, no tags): take them if they validate
+                written = [{**c, "name": back.get(c["name"], c["name"])} for c in bfcl.extract_calls(result.text)]
+                if written and all(bfcl.validate_call(c, functions) is None for c in written):
+                    calls, result = written, result.model_copy(update={"text": ""})
+                    out.repairs += 1
+            calls = [
+                {**c, "arguments": coerce_to_schema(c["arguments"], docs[c["name"]]["parameters"])}
+                if c["name"] in docs
+                else c
+                for c in calls
+            ]
+            problem = self._problem(result.text, calls, functions, back)
+            out.trace.append({"text": result.text, "calls": calls, "problem": problem})
+            # what the agent would do if this was its last answer: every call it attempted, valid or not (an
+            # attempted call to a made-up function must still count against it on irrelevance)
+            attempted = bfcl.extract_calls(result.text) if problem else []
+            out.calls = calls + [{**c, "name": back.get(c["name"], c["name"])} for c in attempted]
+            if problem is None:
+                out.error = None
+                return out
+            out.error = problem
+            if attempt == self.repairs:
+                break
+            signature = result.text + json.dumps(calls, sort_keys=True, default=str)
+            feedback = f"That answer was not a valid function call: {problem}. Answer again with corrected calls."
+            if signature in seen:
+                out.loop_recoveries += 1
+                temperature = 0.4  # greedy decoding would repeat the same answer forever
+                feedback = f"You repeated the same invalid answer. {feedback} Try a different approach."
+            seen.add(signature)
+            out.repairs += 1
+            assistant = ChatMessage(
+                role="assistant",
+                content=result.text,
+                tool_calls=[tc for tc in result.tool_calls] or None,
+            )
+            messages = [*messages, assistant, ChatMessage.user(feedback)]
+        out.budget_exhausted = True
+        return out
+
+    @staticmethod
+    def _problem(text: str, calls: list[dict], functions: list[dict], back: dict[str, str]) -> str | None:
+        """What is wrong with an answer, or None. Text with no call attempt in it is a deliberate "no call"."""
+        for call in calls:
+            if error := bfcl.validate_call(call, functions):
+                return error
+        leftover = text.strip()
+        if "<tool_call>" in leftover:
+            attempts = bfcl.extract_calls(leftover)
+            for call in attempts:
+                call = {**call, "name": back.get(call["name"], call["name"])}
+                if error := bfcl.validate_call(call, functions):
+                    return error
+            return 'the <tool_call> block is not valid JSON of the form {"name": ..., "arguments": {...}}'
+        if not calls and (attempts := bfcl.extract_calls(leftover)):
+            for call in attempts:
+                call = {**call, "name": back.get(call["name"], call["name"])}
+                if error := bfcl.validate_call(call, functions):
+                    return error
+            return "the call was written as text; use the function-calling format"
+        return None
+
+
+# -- GSM8K through the sandbox (placeholder for the agent loop) ----------------------------------------------------
+def extract_code(text: str) -> str | None:
+    """The first fenced code block, or the whole text when it looks like a bare program."""
+    match = _CODE_BLOCK.search(text)
+    if match:
+        return match.group(1).strip() or None
+    stripped = text.strip()
+    return stripped if "print(" in stripped else None
+
+
+class CodeToolSolver:
+    """GSM8K as program-of-thought: the model writes a program, the sandbox runs it, the printed number is the
+    answer; an error (or no number) is fed back, at most ``max_steps`` programs per problem. A program identical
+    to an earlier one is a loop: the model is told so and sampled at a little temperature (a recovery)."""
+
+    name = "code_tool"
+
+    def __init__(self, chat: ChatModel, *, max_steps: int = 3, max_tokens: int = 320, max_run_tokens: int = 20_000):
+        self.chat = chat
+        self.max_steps = max_steps
+        self.max_tokens = max_tokens
+        self.max_run_tokens = max_run_tokens
+
+    def solve_math(self, question: str) -> SolveResult:
+        from shared.sandbox import run_python
+
+        messages = [ChatMessage.user(question)]
+        out = SolveResult(answer="", steps=0)
+        seen: set[str] = set()
+        temperature = 0.0
+        while out.steps < self.max_steps and out.tokens < self.max_run_tokens:
+            request = ChatRequest(
+                system=CODE_SYSTEM, messages=messages, max_tokens=self.max_tokens, temperature=temperature
+            )
+            result = self.chat.chat(request)
+            out.steps += 1
+            out.tokens += _tokens(result)
+            code = extract_code(result.text)
+            step: dict[str, Any] = {"text": result.text}
+            out.trace.append(step)
+            if code is None:
+                feedback = "Reply with a ```python code block that prints the final number."
+            elif code in seen:
+                out.loop_recoveries += 1
+                temperature = 0.5
+                feedback = "You wrote the same program again and it did not work. Try a different approach."
+            else:
+                seen.add(code)
+                run = run_python(code)
+                step.update(status=run.status, stdout=run.stdout[-500:], stderr=run.stderr[-500:])
+                number = parse_answer(run.stdout) if run.status == "ok" else None
+                if number is not None:
+                    out.answer = number
+                    return out
+                if run.status == "ok":
+                    feedback = "The program printed no number. Print only the final numeric answer."
+                else:
+                    feedback = f"The program failed ({run.status}):\n{run.stderr[-800:]}\nFix it."
+            out.repairs += 1
+            messages = [*messages, ChatMessage.assistant(result.text), ChatMessage.user(feedback)]
+        out.budget_exhausted = True
+        out.repairs = max(0, out.repairs - 1)  # the last feedback was never sent
+        return out
+
+
+class CombinedSolver:
+    """One ``Solver`` from a math solver and a function-calling solver (each used for its own dataset)."""
+
+    def __init__(self, name: str, math: Solver, calls: Solver) -> None:
+        self.name = name
+        self.math = math
+        self.calls = calls
+
+    def solve_math(self, question: str) -> SolveResult:
+        return self.math.solve_math(question)
+
+    def call_functions(self, question: list[dict] | str, functions: list[dict]) -> CallResult:
+        return self.calls.call_functions(question, functions)
