@@ -40,8 +40,8 @@ from typing import Any
 from projects.autonomous_agent import bfcl
 from projects.autonomous_agent.eval_solvers import (
     CallResult,
-    CodeToolSolver,
     CombinedSolver,
+    LoopMathSolver,
     SingleShotSolver,
     Solver,
     SolveResult,
@@ -68,18 +68,15 @@ MAKE_EVAL_ARGS = [  # plain literals: scripts/eval_all.py reads them with ast.li
 
 
 # -- the solvers under test ----------------------------------------------------------------------------------------
-def agent_solver(settings: AgentSettings, chat: ChatModel) -> Solver:
-    """The solver the project is scored as. THE wiring point for the agent loop: return it here.
-
-    Until then: GSM8K by program-of-thought through the sandbox with error feedback (``CodeToolSolver``), BFCL by
-    native tool calling with validation and bounded repair (``ToolCallingSolver``).
+def agent_solver(settings: AgentSettings, chat: ChatModel, url: str | None = None) -> Solver:
+    """The solver the project is scored as: GSM8K through the real agent loop (``LoopMathSolver``: checkpointed
+    runs with the python and calculator tools, budgets and loop detection), BFCL through native tool calling with
+    schema validation and bounded repair (``ToolCallingSolver``, the loop's acting step without executing: BFCL's
+    functions are descriptions, not code).
     """
-    math = CodeToolSolver(
-        chat,
-        max_steps=min(settings.max_steps, settings.eval_repairs + 1),
-        max_tokens=settings.eval_math_max_tokens,
-        max_run_tokens=settings.max_tokens,
-    )
+    from shared.db import database_url
+
+    math = LoopMathSolver(chat, settings, url or database_url())
     calls = ToolCallingSolver(chat, max_tokens=settings.eval_call_max_tokens, repairs=settings.eval_repairs)
     return CombinedSolver("agent", math, calls)
 
@@ -256,9 +253,14 @@ def eval_chat_model() -> ChatModel:
 
 
 def main(
-    argv: Sequence[str] | None = None, *, chat: ChatModel | None = None, solvers: Sequence[Solver] | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    chat: ChatModel | None = None,
+    solvers: Sequence[Solver] | None = None,
+    url: str | None = None,
 ) -> int:
-    """Run the evaluation; ``chat`` / ``solvers`` replace the configured model / solvers (tests)."""
+    """Run the evaluation; ``chat`` / ``solvers`` replace the configured model / solvers and ``url`` the database
+    the agent's runs are stored in (tests)."""
     from shared.eval.harness import git_commit
 
     args = parse_args(argv)
@@ -271,7 +273,7 @@ def main(
             log.warning("BFCL %s skipped: %s", cat.name, cat.skipped)
     if solvers is None:
         chat = chat or eval_chat_model()
-        solvers = [agent_solver(settings, chat), baseline_solver(settings, chat)]
+        solvers = [agent_solver(settings, chat, url), baseline_solver(settings, chat)]
     workers = args.workers or settings.eval_workers
     log.info("%d GSM8K items, %d BFCL items in %d categories; solvers %s; %d workers", len(math_items),
              sum(len(c.items) for c in categories), len(categories), [s.name for s in solvers], workers)  # fmt: skip

@@ -330,3 +330,41 @@ class CombinedSolver:
 
     def call_functions(self, question: list[dict] | str, functions: list[dict]) -> CallResult:
         return self.calls.call_functions(question, functions)
+
+
+class LoopMathSolver:
+    """GSM8K through the real agent loop (``loop.py``): the question is the goal, ``python`` and ``calculator``
+    the tools, the run's final answer the answer. Runs are stored like any other (tenant ``eval``), so each item's
+    trace can be opened in the portal. Planning and model verification are off here (``AGENT__EVAL_PLAN``): on
+    a 2-core CPU each costs a model call per step, and for one-question goals the plan is the question."""
+
+    name = "agent_loop"
+
+    def __init__(self, chat: ChatModel, settings: Any, url: str) -> None:
+        from projects.autonomous_agent.loop import AgentLoop
+        from projects.autonomous_agent.store import AgentStore
+        from projects.autonomous_agent.tools import default_registry
+
+        s = settings.model_copy(update={
+            "plan": settings.eval_plan, "verify_with_model": settings.eval_plan, "memory": False,
+            "act_max_tokens": settings.eval_math_max_tokens,
+        })  # fmt: skip
+        registry = default_registry(s, knowledge=False, sql_url=False, http=False).subset(["python", "calculator"])
+        self.loop = AgentLoop(chat, registry, AgentStore(url), s)
+        self.settings = s
+
+    def solve_math(self, question: str) -> SolveResult:
+        from projects.autonomous_agent.types import Budget
+
+        s = self.settings
+        budget = Budget(max_steps=s.eval_max_steps, max_tokens=s.max_tokens, max_wall_s=s.max_wall_s)
+        run_id = self.loop.start(question, tools=["python", "calculator"], budget=budget, tenant="eval")
+        state = self.loop.run(run_id)
+        trace = [{"kind": e["kind"], **{k: str(v)[:300] for k, v in e["data"].items()}}
+                 for e in self.loop.store.events(run_id)]  # fmt: skip
+        return SolveResult(
+            answer=state.final_answer or "", steps=max(1, state.usage.steps), latency_s=state.usage.wall_s,
+            budget_exhausted=state.status == "budget_exhausted", loop_recoveries=state.loop_recoveries,
+            tokens=state.usage.tokens, repairs=state.repairs, trace=[{"run_id": run_id}, *trace],
+            error=None if state.status in ("succeeded", "budget_exhausted", "failed") else state.status,
+        )  # fmt: skip

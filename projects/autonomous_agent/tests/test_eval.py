@@ -21,9 +21,7 @@ from projects.autonomous_agent.eval_solvers import (
     ToolCallingSolver,
 )
 from projects.autonomous_agent.gsm8k import answers_match, gold_answer, load_gsm8k, parse_answer
-from shared.serving.tools import parse_tool_calls
-from shared.serving.types import ChatRequest, ChatResult, Usage
-from shared.testing.doubles import RecordingChat
+from shared.testing.doubles import RecordingChat, ToolCallingChat, tool_call
 
 
 # -- GSM8K parsing ------------------------------------------------------------------------------------------------
@@ -194,23 +192,10 @@ def test_load_bfcl_reports_skipped_categories(tmp_path: Path) -> None:
 
 
 # -- solvers with chat doubles ------------------------------------------------------------------------------------
-class ToolChat(RecordingChat):
-    """Scripted replies parsed for tool calls the way the local backend does (``shared.serving.tools``)."""
-
-    def chat(self, request: ChatRequest) -> ChatResult:
-        self.calls.append(request)
-        text, calls = self._next(), []
-        if request.tools:
-            text, calls = parse_tool_calls(text, request.tools)
-        return ChatResult(text=text, tool_calls=calls, model="t", backend="test", usage=Usage(total_tokens=10))
-
-
-def tool_call(name: str, **arguments: object) -> str:
-    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
-
-
 def test_tool_calling_maps_dotted_names_back() -> None:
-    chat = ToolChat(tool_call("geometry_area", shape="circle", size=2) + "\n" + tool_call("weather", city="Paris"))
+    chat = ToolCallingChat(
+        tool_call("geometry_area", shape="circle", size=2) + "\n" + tool_call("weather", city="Paris")
+    )
     result = ToolCallingSolver(chat).call_functions([{"role": "user", "content": "both"}], [AREA, WEATHER])
     assert result.calls == [call("geometry.area", shape="circle", size=2), call("weather", city="Paris")]
     assert (result.steps, result.repairs, result.error) == (1, 0, None)
@@ -218,7 +203,7 @@ def test_tool_calling_maps_dotted_names_back() -> None:
 
 
 def test_tool_calling_repairs_with_the_validation_error() -> None:
-    chat = ToolChat(tool_call("weather", town="Paris"), tool_call("weather", city="Paris"))
+    chat = ToolCallingChat(tool_call("weather", town="Paris"), tool_call("weather", city="Paris"))
     result = ToolCallingSolver(chat, repairs=2).call_functions("weather in Paris?", [WEATHER])
     assert result.calls == [call("weather", city="Paris")]
     assert (result.steps, result.repairs, result.budget_exhausted) == (2, 1, False)
@@ -227,7 +212,7 @@ def test_tool_calling_repairs_with_the_validation_error() -> None:
 
 
 def test_tool_calling_is_bounded_and_detects_repeats() -> None:
-    chat = ToolChat(tool_call("weather", town="Paris"))  # the same invalid call forever
+    chat = ToolCallingChat(tool_call("weather", town="Paris"))  # the same invalid call forever
     result = ToolCallingSolver(chat, repairs=2).call_functions("weather in Paris?", [WEATHER])
     assert result.steps == 3 and len(chat.calls) == 3
     assert result.budget_exhausted and result.error
@@ -238,14 +223,14 @@ def test_tool_calling_is_bounded_and_detects_repeats() -> None:
 
 def test_tool_calling_takes_valid_untagged_calls_without_a_round_trip() -> None:
     text = json.dumps(call("weather", city="A")) + "\n\n" + json.dumps(call("geometry_area", shape="c", size=1))
-    chat = ToolChat(text)
+    chat = ToolCallingChat(text)
     result = ToolCallingSolver(chat).call_functions("weather in A and an area", [WEATHER, AREA])
     assert result.calls == [call("weather", city="A"), call("geometry.area", shape="c", size=1)]
     assert (result.steps, result.repairs, result.error) == (1, 1, None)
 
 
 def test_tool_calling_plain_text_is_no_call() -> None:
-    chat = ToolChat("None of the functions can do that.")
+    chat = ToolCallingChat("None of the functions can do that.")
     result = ToolCallingSolver(chat).call_functions("tell a joke", [WEATHER])
     assert result.calls == [] and result.steps == 1 and result.error is None
 
@@ -364,16 +349,22 @@ def test_harness_summary_and_results(tmp_path: Path) -> None:
     assert any("harness_error" in r for r in rows if r["solver"] == "single_shot")
 
 
-def test_harness_wires_the_default_solvers(tmp_path: Path) -> None:
-    """main(chat=...) builds the agent solver and the single-shot baseline on the same chat model."""
+def test_harness_wires_the_default_solvers(tmp_path: Path, database_url: str) -> None:
+    """main(chat=...) builds the agent solver (the real loop, its runs in the database) and the single-shot
+    baseline on the same chat model."""
+    from projects.autonomous_agent.store import AgentStore
+
     gsm, out = write_gsm8k(tmp_path / "g.jsonl"), tmp_path / "out"
-    chat = RecordingChat("```python\nprint(2 + 3)\n```\n#### 5")  # both a program (agent) and a final line
-    assert main(["--gsm8k", str(gsm), "--out", str(out), "--limit", "1", "--workers", "1"], chat=chat) == 0
+    chat = ToolCallingChat(tool_call("python", code="print(2 + 3)"), "FINAL ANSWER: 5")
+    argv = ["--gsm8k", str(gsm), "--out", str(out), "--limit", "1", "--workers", "1"]
+    assert main(argv, chat=chat, url=database_url) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["gsm8k_accuracy"] == 1.0 and summary["baselines"]["single_shot"]["gsm8k_accuracy"] == 1.0
     assert summary["bfcl"] == {} and summary["bfcl_overall"] is None
-    assert summary["model"] == "recording" and len(chat.calls) == 2
-    assert {c.system.split()[0] for c in chat.calls} == {"Solve"}
+    assert summary["model"] == "recording" and len(chat.calls) == 3  # agent: a python call, then the answer
+    assert summary["avg_steps"] == 1 and summary["baselines"]["single_shot"]["avg_steps"] == 1
+    [run] = AgentStore(database_url).list_runs("eval")
+    assert run.status == "succeeded" and run.tools == ["python", "calculator"]
 
 
 # -- the real model, once -----------------------------------------------------------------------------------------
