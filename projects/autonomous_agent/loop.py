@@ -228,14 +228,21 @@ class AgentLoop:
 
     # -- acting ---------------------------------------------------------------------------------------------------
     def _decide(self, state: AgentState) -> Action | None:
-        """The model's next action; None for a call-shaped answer that did not parse (it is re-asked)."""
+        """The model's next action; None for a call-shaped answer that could not be repaired (it is re-asked).
+
+        When every plan step is done, or a loop was just broken, the model is asked for the final answer with no
+        tools offered: small models otherwise keep calling the tool whose result they already have."""
         s = self.settings
-        specs = self.registry.specs(state.tools)
+        answering = state.answer_now or (bool(state.plan) and state.current >= len(state.plan))
+        specs = [] if answering else self.registry.specs(state.tools)
+        prompt = self._prompt(state)
+        if answering:
+            prompt += f"\n\nWrite the final answer now, starting with '{FINAL_MARK}', from the results above."
         request = ChatRequest(
-            messages=[ChatMessage.user(self._prompt(state))],
+            messages=[ChatMessage.user(prompt)],
             system=self.system,
             tools=specs or None,
-            max_tokens=s.act_max_tokens,
+            max_tokens=s.answer_max_tokens if answering else s.act_max_tokens,
             temperature=0.0,
         )
         try:
@@ -244,25 +251,67 @@ class AgentLoop:
             state.note("note", f"model error: {exc}", s.scratchpad_keep)
             self._emit(state, "error", {"text": f"model error: {exc}"})
             return Action(kind="tool", tool="__model_error__", thought=str(exc))
+        state.answer_now = False
         thought = (result.text or "").strip()
         if result.tool_calls:
             call = result.tool_calls[0]
-            action = Action(kind="tool", tool=call.name, arguments=call.arguments, thought=thought)
-            self._emit(state, "action", {"tool": call.name, "arguments": call.arguments, "thought": thought[:500]})
-            return action
+            return self._tool_action(state, call.name, call.arguments, thought)
         if FINAL_MARK.lower() in thought.lower() or not specs:
-            answer = thought.split(FINAL_MARK, 1)[-1].strip() if FINAL_MARK in thought else thought
+            answer = re.split(re.escape(FINAL_MARK), thought, maxsplit=1, flags=re.I)[-1].strip()
             self._emit(state, "thought", {"text": thought[:2000]})
-            return Action(kind="final", answer=answer, thought=thought)
+            return Action(kind="final", answer=answer or thought, thought=thought)
         if _CALL_SHAPED.search(thought):
-            complaint = "Your tool call could not be parsed: use the tool-call format with a known tool name and "
-            complaint += "JSON arguments matching its schema. Known tools: " + ", ".join(t.name for t in specs)
+            repaired, complaint = self._repair(thought, specs)
+            if repaired is not None:
+                state.repairs += 1
+                self._emit(state, "repair", {"text": thought[:500], "repaired": complaint})
+                return self._tool_action(state, repaired[0], repaired[1], thought)
             state.note("note", complaint, s.scratchpad_keep)
             self._emit(state, "repair", {"text": thought[:500], "complaint": complaint})
             return None
         # Plain prose without a call: treat it as the model's answer for this step (small models often do this).
         self._emit(state, "thought", {"text": thought[:2000]})
         return Action(kind="final", answer=thought, thought=thought)
+
+    def _tool_action(self, state: AgentState, name: str, arguments: dict[str, Any], thought: str) -> Action:
+        self._emit(state, "action", {"tool": name, "arguments": arguments, "thought": thought[:500]})
+        return Action(kind="tool", tool=name, arguments=arguments, thought=thought)
+
+    def _repair(self, text: str, specs: list) -> tuple[tuple[str, dict[str, Any]] | None, str]:
+        """A call-shaped answer the parser refused: ((name, arguments), what was fixed) when it can be repaired
+        without guessing (a known tool; arguments that validate once keys the schema does not have are dropped,
+        or once double-encoded JSON is decoded), else (None, a complaint naming exactly what is wrong)."""
+        known = {t.name: t for t in specs}
+        obj = None
+        for match in re.finditer(r"\{", text):
+            try:
+                obj, _ = json.JSONDecoder().raw_decode(text, match.start())
+                break
+            except json.JSONDecodeError:
+                continue
+        if not isinstance(obj, dict):
+            return None, (
+                'Your tool call was not valid JSON. Reply with one call: <tool_call>{"name": ..., "arguments": '
+                "{...}}</tool_call>. Known tools: " + ", ".join(known)
+            )
+        name = obj.get("name") or obj.get("tool")
+        if name not in known:
+            return None, f"There is no tool {name!r}. Known tools: {', '.join(known)}."
+        args = obj.get("arguments", obj.get("parameters", {}))
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                return None, f"The arguments of {name} must be a JSON object, not a string."
+        if not isinstance(args, dict):
+            return None, f"The arguments of {name} must be a JSON object."
+        allowed = set((known[name].parameters or {}).get("properties", {}))
+        dropped = sorted(set(args) - allowed)
+        cleaned = {k: v for k, v in args.items() if k in allowed}
+        error = self.registry.validate(name, cleaned)
+        if error is None:
+            return (name, cleaned), f"dropped unknown arguments {dropped}" if dropped else "re-read the call"
+        return None, f"The call to {name} is invalid: {error}. Fix the arguments and call it again."
 
     def _act(self, state: AgentState, action: Action) -> ToolResult:
         if action.tool == "__model_error__":
@@ -292,6 +341,10 @@ class AgentLoop:
             return
         step.attempts += 1
         step.status = "active"
+        if step.description == state.goal:  # the fallback plan (the goal itself): the final answer is what is
+            if result.ok:  # judged, so every call may add evidence and the step stays open until the answer
+                state.evidence = [*state.evidence[-9:], f"{action.tool}: {text[:300]}"]
+            return
         if result.ok and self._verified(state, step, text):
             step.status = "done"
             step.evidence = f"{action.tool}: {text[:300]}"
@@ -346,6 +399,7 @@ class AgentLoop:
                 "use what you learned, try a different tool or arguments, or give the final answer.",
                 s.scratchpad_keep,
             )
+            state.answer_now = state.loop_recoveries > 1 and not observation.startswith("ERROR")
             return
         if not self._replan(state, f"stuck repeating {action.tool}"):
             state.error = f"stuck in a loop repeating {action.tool}"

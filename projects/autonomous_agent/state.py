@@ -39,6 +39,7 @@ class AgentState(BaseModel):
     signatures: list[str] = Field(default_factory=list, description="recent action signatures (loop detection)")
     outcomes: dict[str, str] = Field(default_factory=dict, description="signature -> hash of what it returned")
     loop_recoveries: int = 0
+    answer_now: bool = Field(default=False, description="the next decision is the final answer, no tools offered")
     replans: int = 0
     repairs: int = 0
     pending: Action | None = Field(default=None, description="a call waiting for a human's approval")

@@ -107,7 +107,7 @@ def test_malformed_tool_calls_are_re_asked_a_bounded_number_of_times(make_loop, 
     run_id = loop.start("One plus one")
     state = loop.run(run_id)
     assert state.status == "succeeded" and state.repairs == 1 and state.final_answer == "2"
-    assert "could not be parsed" in chat.calls[1].messages[-1].content
+    assert "was not valid JSON" in chat.calls[1].messages[-1].content
 
     always_broken = make_loop(ToolCallingChat(broken), max_repairs=1, max_steps=3)
     run2 = always_broken.start("One plus one")
@@ -129,7 +129,7 @@ def test_bad_arguments_and_a_raising_tool_are_observations(make_loop, agent_stor
     [observation] = [e["data"] for e in agent_store.events(run_id) if e["kind"] == "observation"]
     assert not observation["ok"] and "RuntimeError: disk on fire" in observation["text"]
     assert state.status == "succeeded" and state.repairs == 1  # the schema-invalid call was re-asked, not run
-    assert "Known tools:" in chat.calls[1].messages[-1].content
+    assert "The call to calculator is invalid: " in chat.calls[1].messages[-1].content
 
 
 def test_a_10_mb_observation_is_capped_in_the_context_the_checkpoint_and_the_trace(make_loop, agent_store) -> None:
@@ -199,3 +199,27 @@ def test_a_cancelled_run_stops_at_the_next_step(make_loop, agent_store) -> None:
     run_id = loop.start("anything")
     agent_store.transition(run_id, "cancelled", allowed_from=("queued",))
     assert loop.run(run_id).status == "cancelled" and agent_store.get_run(run_id).status == "cancelled"
+
+
+def test_a_call_with_invented_arguments_is_repaired_not_lost(make_loop, agent_store) -> None:
+    """What the real 0.5B model does: a bare JSON call with a key the schema does not have."""
+    sloppy = '{"name": "calculator", "arguments": {"expression": "3 * 4", "required": ["expression"]}}'
+    chat = ToolCallingChat(sloppy, "FINAL ANSWER: 12")
+    loop = make_loop(chat)
+    run_id = loop.start("Three times four")
+    state = loop.run(run_id)
+    assert state.status == "succeeded" and state.repairs == 1 and state.final_answer == "12"
+    repair = next(e["data"] for e in agent_store.events(run_id) if e["kind"] == "repair")
+    assert repair["repaired"] == "dropped unknown arguments ['required']"
+    assert "12" in chat.calls[1].messages[-1].content  # the repaired call ran
+
+
+def test_after_a_second_loop_the_model_is_asked_for_the_answer_without_tools(make_loop, agent_store) -> None:
+    same = tool_call("calculator", expression="17 * 23")
+    chat = ToolCallingChat(same, same, same, "391 is the product")
+    loop = make_loop(chat, max_loop_recoveries=2)
+    run_id = loop.start("What is 17 * 23?")
+    state = loop.run(run_id)
+    assert state.status == "succeeded" and state.final_answer == "391 is the product"
+    assert chat.calls[-1].tools is None and chat.calls[-2].tools  # the answer turn offered no tools
+    assert "Write the final answer now" in chat.calls[-1].messages[-1].content
