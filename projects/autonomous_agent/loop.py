@@ -41,6 +41,7 @@ from projects.autonomous_agent.state import AgentState
 from projects.autonomous_agent.store import AgentStore, StateConflict
 from projects.autonomous_agent.tools.registry import ToolRegistry
 from projects.autonomous_agent.types import Action, Budget, PlanStep, ToolContext, ToolResult
+from shared.guardrails.secrets import redact_secrets
 from shared.serving.base import ChatModel, ServingError
 from shared.serving.structured import generate_structured
 from shared.serving.types import ChatMessage, ChatRequest, ChatResult
@@ -253,6 +254,8 @@ class AgentLoop:
             return Action(kind="tool", tool="__model_error__", thought=str(exc))
         state.answer_now = False
         thought = (result.text or "").strip()
+        if s.redact_secrets:  # what the model says is stored (trace, scratchpad, answer): no credentials in it
+            thought = redact_secrets(thought)
         if result.tool_calls:
             call = result.tool_calls[0]
             return self._tool_action(state, call.name, call.arguments, thought)
@@ -328,6 +331,8 @@ class AgentLoop:
         text = result.output if result.ok else f"ERROR: {result.error}"
         if result.ok and result.truncated:
             text += "\n(output truncated)"
+        if s.redact_secrets:  # a tool read a .env or a config: the key goes no further than this line
+            text = redact_secrets(text)
         state.note("action", f"{action.tool}({json.dumps(action.arguments, default=str)[:400]})", s.scratchpad_keep)
         state.note("observation", text, s.scratchpad_keep)
         self._emit(
@@ -464,6 +469,8 @@ class AgentLoop:
             state.error = reason
         if state.final_answer is None:
             state.final_answer = self._best_effort(state)
+        if self.settings.redact_secrets:
+            state.final_answer = redact_secrets(state.final_answer)
         trail = "\n".join(f"- {e}" for e in state.evidence[-10:])
         self._emit(state, "final", {"status": status, "answer": state.final_answer, "evidence": state.evidence[-10:],
                                     "reason": reason})  # fmt: skip

@@ -113,6 +113,7 @@ class AgentService:
             raise InputError(422, "empty-goal", "the goal is empty")
         if len(goal) > self.settings.max_goal_chars:
             raise InputError(413, "goal-too-long", f"goals are limited to {self.settings.max_goal_chars} characters")
+        goal = self._screen(goal)
         known = self.loop.registry.names()
         unknown = sorted(set(tools or []) - set(known))
         if unknown:
@@ -120,6 +121,19 @@ class AgentService:
         run_id = self.loop.start(goal, tools=tools, budget=self._budget(budget), tenant=tenant, agent=agent)
         self.store.set_job(run_id, self.queue.enqueue(RUN_TASK, run_id=run_id))
         return self.store.get_run(run_id)
+
+    def _screen(self, goal: str) -> str:
+        """The shared input rail on the goal (secrets redacted in what is stored); a block is a 422."""
+        if not self.settings.moderate_goals:
+            return goal
+        from shared.guardrails import check_input
+
+        s = self.settings
+        rail = check_input(goal, pii=False, secrets=s.redact_secrets, policy=s.moderation_policy)
+        if not rail.allowed:
+            reasons = "; ".join(r for r in rail.reasons if not r.startswith("SecretsValidator"))
+            raise InputError(422, "input-refused", f"the goal was refused by the input rail: {reasons}")
+        return rail.sanitized_text
 
     def _budget(self, overrides: dict[str, Any] | None) -> Budget:
         """The defaults, with what the request asks for, capped by the settings (a request cannot buy more)."""

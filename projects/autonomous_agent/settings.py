@@ -96,6 +96,19 @@ class AgentSettings(BaseSettings):
     worker_max_tokens: int = Field(default=8000, ge=100)
     worker_max_wall_s: float = Field(default=120.0, gt=0)
 
+    # -- guardrails ------------------------------------------------------------------------------------------
+    moderate_goals: bool = Field(
+        default=True,
+        description="goals pass the shared input rail (injection, profanity, moderation on llm_input); a block is "
+        "a 422 input-refused and nothing is stored",
+    )
+    moderation_policy: str = Field(default="default", description="shared/moderation/policies/<name>.yaml")
+    redact_secrets: bool = Field(
+        default=True,
+        description="credentials in tool observations and the final answer become <SECRET:kind> before they reach "
+        "the model, the checkpoint, the trace or the user",
+    )
+
     # -- memory (memory.py) ----------------------------------------------------------------------------------
     memory: bool = Field(default=True, description="recall and store episodic memories")
     memory_collection: str = Field(default="agent_memory", description="shared/retrieval collection of memories")

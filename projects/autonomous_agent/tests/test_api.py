@@ -21,7 +21,12 @@ OTHER = {"X-User-Id": "mallory", "X-Tenant-Id": "evil"}
 @pytest.fixture
 def service(database_url: str, tmp_path):
     settings = AgentSettings(
-        workspace_root=tmp_path / "ws", memory=False, plan=False, verify_with_model=False, inline_worker=False
+        workspace_root=tmp_path / "ws",
+        memory=False,
+        plan=False,
+        verify_with_model=False,
+        inline_worker=False,
+        moderate_goals=False,  # the rail is tested on its own (test_goals_pass_the_input_rail...)
     )
     svc = AgentService(database_url, ToolCallingChat("FINAL ANSWER: ok"), None, settings)
     svc.registry.register(RecordingTool(permission="network"))
