@@ -114,7 +114,15 @@ class AgentLoop:
         return self.store.create_run(goal, tools=names, budget=budget, tenant=tenant, agent=agent, parent_id=parent_id)
 
     def run(self, run_id: str) -> AgentState:
-        """Work the run until it finishes or waits for a human; resumes from the newest checkpoint."""
+        """Work the run until it finishes or waits for a human; resumes from the newest checkpoint.
+
+        One worker at a time per run: the run's advisory lock is held for the whole call, so a job queued by an
+        approval while the previous worker is still writing its last checkpoint waits for it, then continues
+        from that checkpoint (rather than two workers stepping the same run)."""
+        with self.store.run_lock(run_id):
+            return self._run_locked(run_id)
+
+    def _run_locked(self, run_id: str) -> AgentState:
         row = self.store.get_run(run_id)
         state = self.store.load_checkpoint(run_id)
         if row.finished:

@@ -193,7 +193,10 @@ class AgentService:
         """Record the decision (once) and queue the run to carry it out."""
         approval = self.store.decide(approval_id, approve, by=by, note=note)
         run = self.store.get_run(approval.run_id)
-        if run.status == "waiting_approval" and not self.queue.open_jobs(RUN_TASK, run_id=run.id):
+        # Queued even if the worker that asked has not marked the run waiting yet: the new job waits on the run's
+        # lock until that worker is done, then finds the decision in the checkpoint.
+        waiting = [j for j in self.queue.open_jobs(RUN_TASK, run_id=run.id) if self.queue.status(j).status == "queued"]
+        if not run.finished and not waiting:
             self.store.set_job(run.id, self.queue.enqueue(RUN_TASK, run_id=run.id))
         return approval
 

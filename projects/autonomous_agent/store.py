@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -142,6 +145,18 @@ class AgentStore:
                 (*args, run_id, list(allowed_from)),
             )
             return cur.rowcount == 1
+
+    @contextmanager
+    def run_lock(self, run_id: str) -> Iterator[None]:
+        """Hold the run's session-level advisory lock (on a connection of its own, outside the pool) while working
+        it; a second worker blocks here until the first is done. A killed worker's connection closes, and
+        PostgreSQL releases the lock with it."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (run_id,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (run_id,))
 
     def set_job(self, run_id: str, job_id: int) -> None:
         with connection(self.url) as conn:

@@ -223,3 +223,27 @@ def test_after_a_second_loop_the_model_is_asked_for_the_answer_without_tools(mak
     assert state.status == "succeeded" and state.final_answer == "391 is the product"
     assert chat.calls[-1].tools is None and chat.calls[-2].tools  # the answer turn offered no tools
     assert "Write the final answer now" in chat.calls[-1].messages[-1].content
+
+
+def test_two_workers_on_one_run_take_turns(make_loop, agent_store) -> None:
+    """The run lock: a second worker (a job queued by an approval, a requeued job) waits, then finds it done."""
+    import threading
+    import time
+
+    class Slow(RecordingTool):
+        def run(self, arguments, ctx):
+            time.sleep(1.0)
+            return super().run(arguments, ctx)
+
+    slow = Slow(name="slow", permission="compute")
+    loop = make_loop(ToolCallingChat(tool_call("slow", text="x"), "FINAL ANSWER: done"), extra_tools=[slow])
+    run_id = loop.start("do the slow thing")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(loop.run(run_id).status)) for _ in range(2)]
+    threads[0].start()
+    time.sleep(0.3)
+    threads[1].start()
+    for t in threads:
+        t.join(30)
+    assert results == ["succeeded", "succeeded"] and slow.calls == [{"text": "x"}]  # one worker did the step
+    assert kinds(agent_store, run_id).count("action") == 1
