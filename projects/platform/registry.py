@@ -105,6 +105,7 @@ PROJECTS: tuple[Project, ...] = (
         "Autonomous agent",
         "Plans, calls tools and checks its own work on multi-step tasks within a budget.",
         "/agent",
+        status="alpha",
     ),
     Project(
         "multimodal_search",
