@@ -83,6 +83,10 @@ def test_load_is_idempotent_and_the_tools_use_the_demo(database_url: str, settin
     answer = registry.call("sql_query", {"query": MAY_BY_REGION}, tool_ctx)
     assert answer.ok, answer.error
     assert answer.output.splitlines()[:2] == ["name\tincidents", "North America East\t14"]
+    listing = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+    tables = registry.call("sql_query", {"query": listing}, tool_ctx)  # how a model discovers the schema
+    assert tables.ok and [r[0] for r in tables.data["rows"]] == ["demo_meta", "incidents", "orders", "products",
+                                                                 "regions"]  # fmt: skip
     private = registry.call("sql_query", {"query": "SELECT count(*) FROM public.ag_runs"}, tool_ctx)
     assert not private.ok and "permission denied" in private.error
     write = registry.call("sql_query", {"query": "DELETE FROM incidents"}, tool_ctx)

@@ -208,3 +208,28 @@ def test_browse_runs_workers_retry_and_cancel(live_api: str, service: AgentServi
     ok(at.button(key=f"ag_cancel_{waiting.id}").click().run())
     assert service.get_run(waiting.id).status == "cancelled"
     assert not any(b.key == f"ag_cancel_{waiting.id}" for b in at.button)  # finished runs cannot be cancelled
+
+
+def test_trace_shows_checks_repairs_and_loop_recovery(live_api: str, service: AgentService) -> None:
+    service.settings.plan = service.settings.verify_with_model = True
+    plan = {"steps": [{"description": "Add 1 and 1", "success_criterion": "the sum is shown"}]}
+    service.loop.chat.replies = [
+        json.dumps(plan),
+        '<tool_call>{"name": "calculator", "arguments": {"expression": </tool_call>',  # malformed: asked again
+        tool_call("calculator", expression="1 + 1"),
+        json.dumps({"satisfied": False, "evidence": "no sum in the output"}),
+        tool_call("calculator", expression="1 + 1"),  # the same call, the same result: a loop
+        json.dumps({"satisfied": True, "evidence": "the output is 2"}),
+        "FINAL ANSWER: 2",
+    ]
+    run = service.start_run("What is 1 + 1?", tenant=TENANT, tools=["calculator"])
+    service.drain()
+    assert service.get_run(run.id).status == "succeeded"
+    at = ok(AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run())
+    ok(at.sidebar.radio(key="ag_view").set_value("Runs").run())
+    shown = texts(at)
+    assert ":red[criterion not met]: no sum in the output" in shown
+    assert ":green[criterion met]: the output is 2" in shown
+    assert any("could not be read; it was asked again" in w.value for w in at.warning)
+    assert any("Loop detected" in w.value and "`calculator` repeated" in w.value for w in at.warning)
+    assert "✓ **1. Add 1 and 1**" in shown and "2 attempts" in shown
