@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from projects.autonomous_agent.settings import AgentSettings, get_agent_settings
@@ -29,21 +30,34 @@ from shared.serving.base import ChatModel
 from shared.serving.types import ChatRequest, ChatResult, StreamChunk
 
 TENANT = "demo"
-DEMO_GOALS: tuple[tuple[str, str], ...] = (
-    (
-        "agent",
-        "Which region had the most incidents opened in May 2026? Query the operations database (tables "
-        "agent_demo.incidents and agent_demo.regions) and answer with the region's name and its incident count.",
+
+
+@dataclass(frozen=True)
+class DemoGoal:
+    """A goal the demo queues (and the page offers as an example). Naming the tables' columns and narrowing the
+    tools is what a small local model needs to get there; a bigger one copes without."""
+
+    goal: str
+    agent: str = "agent"
+    tools: tuple[str, ...] | None = None  # None: the default tool set
+
+
+DEMO_GOALS: tuple[DemoGoal, ...] = (
+    DemoGoal(
+        "Which region had the most incidents opened in May 2026? Query the operations database: table "
+        "agent_demo.incidents has columns id, opened_at (timestamp), region_code, service, severity; table "
+        "agent_demo.regions has columns code and name. Answer with the region's name and its incident count.",
+        tools=("sql_query", "calculator"),
     ),
-    (
-        "agent",
+    DemoGoal(
         "Find the runbook for payment gateway timeouts in the knowledge base and write its steps as a short "
         "checklist to checklist.md.",
+        tools=("knowledge_search", "write_file", "read_file"),
     ),
-    (
-        "supervisor",
+    DemoGoal(
         "How many sev1 incidents (severity 1) were opened in May 2026, and what must happen for every sev1 "
         "according to the escalation policy? Delegate the count to the analyst and the policy to the researcher.",
+        agent="supervisor",
     ),
 )
 _LOCK_KEY = 0x41475F44454D4F31  # "AG_DEMO1": one loader at a time per database
@@ -234,10 +248,13 @@ def queue_demo_goals(ctx: ServiceContext, settings: AgentSettings) -> list[str]:
     service = AgentService(ctx.db_url(), _LazyChat(ctx), None, settings.model_copy(update={"inline_worker": False}))
     try:
         have = {(r.agent, r.goal) for r in service.list_runs(TENANT, limit=200)}
+        tools = set(service.registry.names())
         return [
-            service.start_run(goal, tenant=TENANT, agent=agent).id
-            for agent, goal in DEMO_GOALS
-            if (agent, goal) not in have
+            service.start_run(
+                g.goal, tenant=TENANT, agent=g.agent, tools=[t for t in g.tools if t in tools] if g.tools else None
+            ).id
+            for g in DEMO_GOALS
+            if (g.agent, g.goal) not in have
         ]
     finally:
         service.queue.close()

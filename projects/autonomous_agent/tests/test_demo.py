@@ -67,6 +67,9 @@ def test_load_is_idempotent_and_the_tools_use_the_demo(database_url: str, settin
     first = load_demo_data(ctx, settings, goals=True)
     assert first["database"]["written"] and first["database"]["reader_role"] == "agent_demo_reader"
     assert first["knowledge"] == {"inserted": len(DOCUMENTS)} and len(first["runs"]) == len(DEMO_GOALS)
+    with psycopg.connect(database_url) as conn:
+        queued = conn.execute("SELECT agent, tools, status FROM ag_runs ORDER BY created_at").fetchall()
+    assert queued[0] == ("agent", ["sql_query", "calculator"], "queued") and queued[2][0] == "supervisor"
     loaded = counts(database_url, settings)
     assert loaded["incidents"] == 169 and loaded["chunks"] >= len(DOCUMENTS) and loaded["runs"] == len(DEMO_GOALS)
 

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from projects.autonomous_agent.api import create_router
-from projects.autonomous_agent.demo import TENANT
+from projects.autonomous_agent.demo import DEMO_GOALS, TENANT
 from projects.autonomous_agent.service import AgentService
 from projects.autonomous_agent.settings import AgentSettings
 from projects.autonomous_agent.tests.conftest import RecordingTool
@@ -96,6 +96,10 @@ def test_start_a_goal_and_follow_it_to_the_answer(live_api: str, service: AgentS
 
     ok(at.button(key="ag_start").click().run())  # an empty goal: the API's problem, nothing stored
     assert "422" in at.error[0].value and "empty-goal" in at.error[0].value and service.list_runs() == []
+
+    ok(at.selectbox(key="ag_example").set_value(0).run())  # an example fills the form
+    assert at.text_area(key="ag_goal").value == DEMO_GOALS[0].goal
+    assert at.multiselect(key="ag_tools").value == ["sql_query", "calculator"]
 
     service.settings.plan = True
     plan = {"steps": [

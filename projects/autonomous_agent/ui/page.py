@@ -299,16 +299,22 @@ def follow_run(run: dict[str, Any], events: list[dict[str, Any]], progress_slot:
 
 
 # -- views ------------------------------------------------------------------------------------------------------
-def fill_example() -> None:
-    example = st.session_state.get("ag_example")
-    if example:
-        st.session_state["ag_goal"] = example
+def fill_example(tool_names: list[str]) -> None:
+    """Put the picked example's goal, tools and agent into the form (before its widgets are drawn)."""
+    picked = st.session_state.get("ag_example")
+    if picked is None:
+        return
+    example = DEMO_GOALS[picked]
+    st.session_state["ag_goal"] = example.goal
+    st.session_state["ag_tools"] = [t for t in (example.tools or tool_names) if t in tool_names]
+    st.session_state["ag_agent"] = example.agent
 
 
 def new_goal_view(tools: list[dict[str, Any]]) -> Callable[[], None] | None:
     by_name = {t["name"]: t for t in tools if t["name"] != "delegate"}
-    st.selectbox("Start from an example (optional)", [""] + [g for _, g in DEMO_GOALS], key="ag_example",
-                 on_change=fill_example, format_func=lambda g: g or "—")  # fmt: skip
+    st.selectbox("Start from an example (optional)", range(len(DEMO_GOALS)), index=None, key="ag_example",
+                 on_change=fill_example, args=(list(by_name),), format_func=lambda i: DEMO_GOALS[i].goal,
+                 placeholder="pick one to fill in the form")  # fmt: skip
     with st.form("ag_new", border=False):
         goal = st.text_area("Goal", key="ag_goal", height=110,
                             placeholder="What should the agent achieve? e.g. Which region had the most incidents "
