@@ -45,8 +45,9 @@ class DemoGoal:
 DEMO_GOALS: tuple[DemoGoal, ...] = (
     DemoGoal(
         "Which region had the most incidents opened in May 2026? Query the operations database: table "
-        "agent_demo.incidents has columns id, opened_at (timestamp), region_code, service, severity; table "
-        "agent_demo.regions has columns code and name. Answer with the region's name and its incident count.",
+        "agent_demo.incidents has columns id, opened_month (text such as '2026-05'), region_code, service, "
+        "severity; table agent_demo.regions has columns code and name. Answer with the region's name and its "
+        "incident count.",
         tools=("sql_query", "calculator"),
     ),
     DemoGoal(

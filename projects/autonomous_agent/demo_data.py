@@ -38,6 +38,7 @@ TABLES: dict[str, dict[str, ColType]] = {
     "incidents": {
         "id": "int",
         "opened_at": "timestamp",
+        "opened_month": "text",
         "resolved_at": "timestamp",
         "region_code": "text",
         "service": "text",
@@ -131,7 +132,7 @@ class DemoData:
         """Incidents opened in ``month`` ('YYYY-MM') per region code: the demo's question, answered in Python."""
         counts = dict.fromkeys((r[0] for r in REGIONS), 0)
         for row in self.rows["incidents"]:
-            if row["opened_at"].strftime("%Y-%m") == month:
+            if row["opened_month"] == month:
                 counts[row["region_code"]] += 1
         return counts
 
@@ -180,8 +181,16 @@ def _incident(rng: random.Random, day: dt.date, region: str, service: str, title
     status = "resolved"
     if resolved is not None and (resolved.date() > END or (day > END - dt.timedelta(days=4) and severity >= 3)):
         resolved, status = None, "open"  # still open at the end of the history (low severities wait)
-    return {"opened_at": opened, "resolved_at": resolved, "region_code": region, "service": service,
-            "severity": severity, "title": title or rng.choice(INCIDENT_TITLES[service]), "status": status}  # fmt: skip
+    return {
+        "opened_at": opened,
+        "opened_month": opened.strftime("%Y-%m"),
+        "resolved_at": resolved,
+        "region_code": region,
+        "service": service,
+        "severity": severity,
+        "title": title or rng.choice(INCIDENT_TITLES[service]),
+        "status": status,
+    }
 
 
 def _incidents(rng: random.Random) -> list[dict[str, Any]]:
@@ -314,13 +323,14 @@ The operations database is read-only for analysts and agents. Its tables live in
 - `products(sku, name, category, unit_price)` — categories hardware, subscription, accessory, service.
 - `orders(id, ordered_on, region_code, product_sku, quantity, unit_price, status)` — status delivered,
   shipped, cancelled or refunded. Revenue = quantity * unit_price of orders that are not cancelled or refunded.
-- `incidents(id, opened_at, resolved_at, region_code, service, severity, title, status)` — severity 1 (worst)
-  to 4; service payments, checkout, warehouse-sync, search or auth; status resolved or open.
+- `incidents(id, opened_at, opened_month, resolved_at, region_code, service, severity, title, status)` —
+  opened_month is text like '2026-05'; severity 1 (worst) to 4; service payments, checkout, warehouse-sync,
+  search or auth; status resolved or open.
 
 Example: incidents per region in May 2026:
 
     SELECT r.name, count(*) FROM agent_demo.incidents i JOIN agent_demo.regions r ON r.code = i.region_code
-    WHERE i.opened_at >= '2026-05-01' AND i.opened_at < '2026-06-01' GROUP BY r.name ORDER BY 2 DESC
+    WHERE i.opened_month = '2026-05' GROUP BY r.name ORDER BY 2 DESC
 """,
     ),
     KbDocument(
