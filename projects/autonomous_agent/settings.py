@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from projects.autonomous_agent.types import Permission
@@ -169,6 +169,26 @@ class AgentSettings(BaseSettings):
     eval_call_max_tokens: int = Field(default=256, ge=16, description="eval: completion tokens per BFCL request")
     eval_max_steps: int = Field(default=4, ge=1, description="eval: steps of one GSM8K agent run")
     eval_plan: bool = Field(default=False, description="eval: plan and verify with the model (a call each)")
+
+    # -- ui/demo (ag_ui) ---------------------------------------------------------------------------------------
+    demo_seed: int = Field(default=20260601, description="seed of the generated demo world (demo_data.py)")
+    demo_schema: str = Field(
+        default="agent_demo",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema of the demo operations database (regions, products, orders, incidents)",
+    )
+    demo_reader_role: str = Field(
+        default="agent_demo_reader",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="role with SELECT on the demo schema only (search_path = the schema); point "
+        "AGENT__SQL_DATABASE_URL at it (demo.reader_url) so sql_query reads nothing else",
+    )
+    demo_reader_password: SecretStr | None = Field(
+        default=None, description="the reader role's password (an external server; the embedded one trusts local)"
+    )
+    demo_goals: bool = Field(
+        default=True, description="make demo queues a few example goals for the model (worked by the API's worker)"
+    )
 
     @field_validator("http_allowlist", mode="before")
     @classmethod
