@@ -116,6 +116,10 @@ def child_env(url: str, api_url: str, api_port: int) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
     )
+    # The agent's sql_query reads the demo operations schema through its read-only role (created by its loader).
+    from projects.autonomous_agent.demo import reader_url
+
+    env.setdefault("AGENT__SQL_DATABASE_URL", reader_url(url))
     return env
 
 

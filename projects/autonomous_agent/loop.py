@@ -306,9 +306,14 @@ class AgentLoop:
                 "{...}}</tool_call>. Known tools: " + ", ".join(known)
             )
         name = obj.get("name") or obj.get("tool")
+        args = obj.get("arguments", obj.get("parameters", {}))
+        if name not in known and isinstance(args, dict) and args:
+            # A small model names the tool after the plan step; arguments that fit exactly one tool say which.
+            fits = [t for t in known if self.registry.validate(t, args) is None]
+            if len(fits) == 1:
+                return (fits[0], args), f"unknown tool {name!r}: the arguments fit only {fits[0]}"
         if name not in known:
             return None, f"There is no tool {name!r}. Known tools: {', '.join(known)}."
-        args = obj.get("arguments", obj.get("parameters", {}))
         if isinstance(args, str):
             try:
                 args = json.loads(args)
@@ -341,7 +346,10 @@ class AgentLoop:
             text += "\n(output truncated)"
         if s.redact_secrets:  # a tool read a .env or a config: the key goes no further than this line
             text = redact_secrets(text)
-        state.note("action", f"{action.tool}({json.dumps(action.arguments, default=str)[:400]})", s.scratchpad_keep)
+        arguments = json.dumps(action.arguments, default=str)
+        if len(arguments) > 2000:  # never a cut inside a value the model might copy back: say it was cut instead
+            arguments = f"<{len(arguments)} characters of arguments>"
+        state.note("action", f"{action.tool}({arguments})", s.scratchpad_keep)
         state.note("observation", text, s.scratchpad_keep)
         self._emit(
             state,

@@ -247,3 +247,18 @@ def test_two_workers_on_one_run_take_turns(make_loop, agent_store) -> None:
         t.join(30)
     assert results == ["succeeded", "succeeded"] and slow.calls == [{"text": "x"}]  # one worker did the step
     assert kinds(agent_store, run_id).count("action") == 1
+
+
+def test_a_call_named_after_the_plan_step_is_repaired_to_the_one_tool_its_arguments_fit(make_loop, agent_store):
+    """Also what the real 0.5B model does: the tool name is the step's description, the arguments are right."""
+    misnamed = '{"name": "multiply_the_two_numbers", "arguments": {"expression": "6 * 7"}}'
+    long_code = "x = 1\n" * 500  # arguments over 2000 characters are summarised, never cut mid-value
+    chat = ToolCallingChat(misnamed, tool_call("python", code=long_code + "print(x)"), "FINAL ANSWER: 42")
+    loop = make_loop(chat)
+    run_id = loop.start("Multiply 6 by 7")
+    state = loop.run(run_id)
+    assert state.status == "succeeded" and state.repairs == 1
+    repair = next(e["data"] for e in agent_store.events(run_id) if e["kind"] == "repair")
+    assert repair["repaired"] == "unknown tool 'multiply_the_two_numbers': the arguments fit only calculator"
+    prompt = chat.calls[-1].messages[-1].content
+    assert 'calculator({"expression": "6 * 7"})' in prompt and "python(<3" in prompt and "…" not in prompt

@@ -64,7 +64,7 @@ class SqlQueryTool:
             "Run one read-only SQL query (PostgreSQL) and return the rows as a tab-separated table. Writes are "
             f"refused. At most {self.settings.sql_max_rows} rows are returned; use WHERE/LIMIT/aggregates. Tip: "
             "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = "
-            "'public' lists the schema."
+            "current_schema() lists the tables."
         )
         self.parameters: dict[str, Any] = {
             "type": "object",
