@@ -175,6 +175,7 @@ class AgentService:
         row = self.store.get_run(run_id)
         if not self.store.transition(run_id, "cancelled", allowed_from=("queued", "running", "waiting_approval")):
             raise StateConflict(f"run {run_id} is {row.status}; only unfinished runs can be cancelled")
+        self.store.close_pending(run_id, by="system", note="the run was cancelled")
         return self.store.get_run(run_id)
 
     def retry(self, run_id: str) -> RunRow:

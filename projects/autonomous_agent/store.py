@@ -255,6 +255,16 @@ class AgentStore:
             ).fetchall()
         return [ApprovalRow(**r) for r in rows]
 
+    def close_pending(self, run_id: str, *, by: str, note: str) -> int:
+        """Deny whatever the run still has pending (a cancelled run leaves nothing in the approval queue)."""
+        with connection(self.url) as conn:
+            cur = conn.execute(
+                "UPDATE ag_approvals SET status = 'denied', decided_by = %s, note = %s, decided_at = now() "
+                "WHERE run_id = %s AND status = 'pending'",
+                (by, note, run_id),
+            )
+            return cur.rowcount
+
     def decide(self, approval_id: str, approve: bool, *, by: str, note: str | None = None) -> ApprovalRow:
         """Approve or deny once; a second decision is a :class:`StateConflict` (the first one stands)."""
         with connection(self.url, dict_row) as conn:

@@ -67,7 +67,7 @@ class PlanStep(BaseModel):
     """One step of a plan: what to do and how to tell it worked (checked after acting)."""
 
     description: str
-    success_criterion: str = Field(description="an observable condition, e.g. 'the file report.csv exists'")
+    success_criterion: str = Field(description="an observable condition a tool result can confirm")
     status: Literal["pending", "active", "done", "failed", "skipped"] = "pending"
     attempts: int = 0
     evidence: str | None = None

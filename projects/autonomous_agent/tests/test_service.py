@@ -112,6 +112,15 @@ def test_approval_requeues_the_run_and_a_second_decision_is_a_conflict(database_
     assert svc.get_run(run.id).status == "succeeded" and notify.calls == [{"text": "hi"}]
 
 
+def test_cancelling_a_waiting_run_clears_its_approval(database_url: str, settings) -> None:
+    svc = service_with(database_url, settings, tool_call("notify", text="hi"), tools=[RecordingTool()])
+    run = svc.start_run("Say hi")
+    svc.drain()
+    assert len(svc.approvals()) == 1
+    svc.cancel(run.id)
+    assert svc.approvals() == [] and svc.store.approvals(run.id)[0].decided_by == "system"
+
+
 def test_cancel_and_retry(database_url: str, settings) -> None:
     svc = service_with(database_url, settings, "FINAL ANSWER: x")
     run = svc.start_run("anything")
