@@ -7,7 +7,8 @@ the cached settings reset around the test; these helpers do that in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,3 +42,23 @@ def run_page_with_api_down(page: Path, monkeypatch: pytest.MonkeyPatch, timeout:
         return AppTest.from_file(str(page), default_timeout=timeout).run()
     finally:
         get_settings.cache_clear()
+
+
+@contextmanager
+def background_worker(drain: Callable[[], None], name: str = "portal-test-worker") -> Iterator[None]:
+    """Call ``drain`` (a service's "run what is queued") in a background thread while a page polls: in tests
+    the API's inline worker is off, so this is what works the jobs the page starts."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            drain()
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=loop, daemon=True, name=name)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=60)

@@ -6,7 +6,6 @@ supervisor's worker runs, retrying a failed run, cancelling one, and the API bei
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from projects.autonomous_agent.tests.conftest import RecordingTool
 from shared.api.app import create_app
 from shared.api.context import ServiceContext
 from shared.testing.doubles import ToolCallingChat, tool_call
-from shared.testing.portal import api_for_portal, run_page_with_api_down
+from shared.testing.portal import api_for_portal, background_worker, run_page_with_api_down
 
 PAGE = Path(__file__).resolve().parents[1] / "ui" / "page.py"
 TIMEOUT = 45  # one page run: a follow ends within seconds once the worker has the job
@@ -48,22 +47,10 @@ def live_api(monkeypatch: pytest.MonkeyPatch, database_url: str, service: AgentS
 
 
 @contextmanager
-def worker(service: AgentService) -> Iterator[None]:
-    """Work the queue in the background while the page polls (the API's inline worker is off in tests)."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            service.drain()
-            stop.wait(0.2)
-
-    thread = threading.Thread(target=loop, daemon=True, name="ag-ui-worker")
-    thread.start()
-    try:
+def worker(service) -> Iterator[None]:
+    """Work the job queue in the background while the page polls (the API's inline worker is off in tests)."""
+    with background_worker(service.drain):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=60)
 
 
 def ok(at: AppTest) -> AppTest:

@@ -15,6 +15,7 @@ import pytest
 from projects.code_assistant.debug import DebugLoop, trim_output
 from projects.code_assistant.demo_repo import BUGS, generate_demo_repo
 from projects.code_assistant.settings import CodeSettings
+from projects.code_assistant.tests.conftest import FIX_ANSWER
 from shared.serving import ChatRequest, ChatResult
 from shared.testing.doubles import RecordingChat
 
@@ -25,15 +26,7 @@ WRONG = """invoicing/discounts.py
     return Decimal("0.0")
 >>>>>>> REPLACE
 """
-RIGHT = """The threshold is inclusive.
-
-invoicing/discounts.py
-<<<<<<< SEARCH
-        if quantity > threshold:
-=======
-        if quantity >= threshold:
->>>>>>> REPLACE
-"""
+RIGHT = FIX_ANSWER  # fixes the demo's bulk-threshold bug
 EXPECTED_DIFF_LINES = ["-        if quantity > threshold:", "+        if quantity >= threshold:"]
 
 

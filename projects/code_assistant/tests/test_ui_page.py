@@ -7,7 +7,6 @@ and the API being down."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from projects.code_assistant.api import create_router
 from projects.code_assistant.tests.conftest import FIX_ANSWER, PREFIX, write_shop
 from shared.api.app import create_app
 from shared.api.context import ServiceContext
-from shared.testing.portal import api_for_portal, run_page_with_api_down
+from shared.testing.portal import api_for_portal, background_worker, run_page_with_api_down
 
 PAGE = Path(__file__).resolve().parents[1] / "ui" / "page.py"
 
@@ -35,20 +34,8 @@ def live_api(monkeypatch: pytest.MonkeyPatch, database_url: str, service, code_s
 @contextmanager
 def worker(service) -> Iterator[None]:
     """Work the job queue in the background while the page polls (the API's inline worker is off in tests)."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            service.drain()
-            stop.wait(0.2)
-
-    thread = threading.Thread(target=loop, daemon=True, name="ca-ui-worker")
-    thread.start()
-    try:
+    with background_worker(service.drain):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=60)
 
 
 def texts(at: AppTest) -> str:
