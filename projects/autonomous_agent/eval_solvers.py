@@ -357,7 +357,7 @@ class LoopMathSolver:
         from projects.autonomous_agent.types import Budget
 
         s = self.settings
-        budget = Budget(max_steps=s.eval_max_steps, max_tokens=s.max_tokens, max_wall_s=s.max_wall_s)
+        budget = Budget(max_steps=s.eval_max_steps, max_tokens=s.max_tokens, max_wall_s=s.eval_max_wall_s)
         run_id = self.loop.start(question, tools=["python", "calculator"], budget=budget, tenant="eval")
         state = self.loop.run(run_id)
         trace = [{"kind": e["kind"], **{k: str(v)[:300] for k, v in e["data"].items()}}

@@ -308,10 +308,17 @@ class AgentLoop:
         name = obj.get("name") or obj.get("tool")
         args = obj.get("arguments", obj.get("parameters", {}))
         if name not in known and isinstance(args, dict) and args:
-            # A small model names the tool after the plan step; arguments that fit exactly one tool say which.
-            fits = [t for t in known if self.registry.validate(t, args) is None]
+            # A small model names the tool after the plan step; arguments that fit exactly one tool (once keys
+            # that tool does not have are dropped) say which.
+            fits = {}
+            for tool in known:
+                allowed = set((known[tool].parameters or {}).get("properties", {}))
+                kept = {k: v for k, v in args.items() if k in allowed}
+                if kept and self.registry.validate(tool, kept) is None:
+                    fits[tool] = kept
             if len(fits) == 1:
-                return (fits[0], args), f"unknown tool {name!r}: the arguments fit only {fits[0]}"
+                [(tool, kept)] = fits.items()
+                return (tool, kept), f"unknown tool {name!r}: the arguments fit only {tool}"
         if name not in known:
             return None, f"There is no tool {name!r}. Known tools: {', '.join(known)}."
         if isinstance(args, str):

@@ -168,6 +168,9 @@ class AgentSettings(BaseSettings):
     eval_math_max_tokens: int = Field(default=320, ge=16, description="eval: completion tokens per GSM8K request")
     eval_call_max_tokens: int = Field(default=256, ge=16, description="eval: completion tokens per BFCL request")
     eval_max_steps: int = Field(default=4, ge=1, description="eval: steps of one GSM8K agent run")
+    eval_max_wall_s: float = Field(
+        default=1200.0, gt=0, description="eval: wall time of one GSM8K agent run (8 runs share a 2-core CPU)"
+    )
     eval_plan: bool = Field(default=False, description="eval: plan and verify with the model (a call each)")
 
     # -- ui/demo (ag_ui) ---------------------------------------------------------------------------------------

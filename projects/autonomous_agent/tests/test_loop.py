@@ -262,3 +262,13 @@ def test_a_call_named_after_the_plan_step_is_repaired_to_the_one_tool_its_argume
     assert repair["repaired"] == "unknown tool 'multiply_the_two_numbers': the arguments fit only calculator"
     prompt = chat.calls[-1].messages[-1].content
     assert 'calculator({"expression": "6 * 7"})' in prompt and "python(<3" in prompt and "…" not in prompt
+
+
+def test_an_invented_tool_name_with_one_fitting_tool_after_dropping_keys_is_repaired(make_loop, agent_store) -> None:
+    """From a GSM8K trace: the tool named after the puzzle, python's argument plus a schema keyword."""
+    sloppy = '{"name": "kalinda_puzzle_time", "arguments": {"code": "print(360 / 4)", "additionalProperties": false}}'
+    chat = ToolCallingChat(sloppy, "FINAL ANSWER: 90")
+    loop = make_loop(chat)
+    state = loop.run(loop.start("How long does the puzzle take?"))
+    assert state.status == "succeeded" and state.repairs == 1
+    assert "90" in chat.calls[1].messages[-1].content  # python ran the program
