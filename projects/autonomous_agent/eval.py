@@ -49,6 +49,7 @@ from projects.autonomous_agent.eval_solvers import (
 )
 from projects.autonomous_agent.gsm8k import MathItem, answers_match, load_gsm8k, parse_answer
 from projects.autonomous_agent.settings import AgentSettings, get_agent_settings
+from shared.serving import get_batch_chat_model
 from shared.serving.base import ChatModel
 
 __all__ = ["CallResult", "SolveResult", "Solver", "agent_solver", "baseline_solver", "main"]
@@ -240,18 +241,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def eval_chat_model() -> ChatModel:
-    """The configured chat model with a batch-job request timeout (>= 30 min): 8 requests decode as one batch
-    that lasts as long as its longest answer, which on 2 shared cores can pass the interactive 300 s, and timed-out
-    retries would queue behind the still-decoding originals until the circuit breaker opens."""
-    from shared.serving import get_chat_model
-    from shared.settings import get_settings
-
-    settings = get_settings()
-    serving = settings.serving.model_copy(update={"request_timeout_s": max(settings.serving.request_timeout_s, 1800.0)})
-    return get_chat_model(settings.model_copy(update={"serving": serving}))
-
-
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -272,7 +261,7 @@ def main(
         if cat.skipped:
             log.warning("BFCL %s skipped: %s", cat.name, cat.skipped)
     if solvers is None:
-        chat = chat or eval_chat_model()
+        chat = chat or get_batch_chat_model()
         solvers = [agent_solver(settings, chat, url), baseline_solver(settings, chat)]
     workers = args.workers or settings.eval_workers
     log.info("%d GSM8K items, %d BFCL items in %d categories; solvers %s; %d workers", len(math_items),

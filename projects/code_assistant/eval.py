@@ -52,6 +52,7 @@ from typing import Any
 from projects.code_assistant import codegen
 from projects.code_assistant.codegen import CodeTask
 from shared.sandbox import SandboxLimits, run_python
+from shared.serving import get_batch_chat_model
 from shared.serving.base import ChatModel
 from shared.settings import REPO_ROOT
 
@@ -297,23 +298,6 @@ def codegen_sections(chat: ChatModel, datasets: dict[str, list[CodeTask]], cfg: 
     return sections
 
 
-def eval_chat_model() -> ChatModel:
-    """The configured chat model, with a request timeout fit for a batch job (at least 30 minutes).
-
-    The serving timeout (300 s) is sized for interactive requests; in an eval, 8 requests decode as one static
-    batch that lasts as long as its longest answer, and on a shared 2-core machine that can pass 300 s. A timed-out
-    local request keeps decoding while its retry queues behind it, and five in a row open the circuit breaker:
-    the rest of the run would then fail without trying.
-    """
-    from shared.serving import get_chat_model
-    from shared.settings import get_settings
-
-    settings = get_settings()
-    timeout = max(settings.serving.request_timeout_s, 1800.0)
-    serving = settings.serving.model_copy(update={"request_timeout_s": timeout})
-    return get_chat_model(settings.model_copy(update={"serving": serving}))
-
-
 def main(argv: Sequence[str] | None = None, *, chat: ChatModel | None = None) -> int:
     """Run the evaluation; ``chat`` replaces the configured model (tests). Returns the exit status."""
     from shared.eval.harness import git_commit
@@ -323,7 +307,7 @@ def main(argv: Sequence[str] | None = None, *, chat: ChatModel | None = None) ->
     datasets = load_tasks(args)
     args.out.mkdir(parents=True, exist_ok=True)
     if chat is None:
-        chat = eval_chat_model()
+        chat = get_batch_chat_model()
     cfg = GenConfig(args.samples, args.temperature, args.seed, args.max_tokens, args.workers)
     started = time.perf_counter()
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from shared.serving.accounting import UsageTracker, track_usage
 from shared.serving.base import ChatModel, Embedder, ModelNotFoundError, Reranker, ServingError
 from shared.serving.factory import (
+    get_batch_chat_model,
     get_chat_model,
     get_embedder,
     get_image_embedder,
@@ -71,6 +72,7 @@ __all__ = [
     "UsageTracker",
     "build_image_embedder",
     "generate_structured",
+    "get_batch_chat_model",
     "get_chat_model",
     "get_embedder",
     "get_image_embedder",

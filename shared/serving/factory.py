@@ -99,6 +99,20 @@ def get_chat_model(settings: Settings | None = None) -> ChatModel:
         return _chat_models[key]
 
 
+def get_batch_chat_model(min_timeout_s: float = 1800.0, settings: Settings | None = None) -> ChatModel:
+    """The chat model with a request timeout fit for a batch job (evals): at least ``min_timeout_s``.
+
+    The serving timeout (300 s) is sized for interactive requests; in an eval, 8 requests decode as one static
+    batch that lasts as long as its longest answer, and on a shared 2-core machine that can pass 300 s. A timed-out
+    local request keeps decoding while its retry queues behind it, and five in a row open the circuit breaker:
+    the rest of the run would then fail without trying.
+    """
+    settings = settings or get_settings()
+    timeout = max(settings.serving.request_timeout_s, min_timeout_s)
+    serving = settings.serving.model_copy(update={"request_timeout_s": timeout})
+    return get_chat_model(settings.model_copy(update={"serving": serving}))
+
+
 def get_embedder(settings: Settings | None = None) -> Embedder:
     settings = settings or get_settings()
     from shared.serving.embeddings import build_embedder
