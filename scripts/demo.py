@@ -116,10 +116,13 @@ def child_env(url: str, api_url: str, api_port: int) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         TOKENIZERS_PARALLELISM="false",
     )
-    # The agent's sql_query reads the demo operations schema through its read-only role (created by its loader).
-    from projects.autonomous_agent.demo import reader_url
+    # The agent's sql_query reads the demo operations schema through its read-only role, when its loader could
+    # create that role on this server.
+    from projects.autonomous_agent.demo import ready_reader_url
 
-    env.setdefault("AGENT__SQL_DATABASE_URL", reader_url(url))
+    reader = ready_reader_url(url)
+    if reader:
+        env.setdefault("AGENT__SQL_DATABASE_URL", reader)
     return env
 
 

@@ -23,12 +23,10 @@ from projects.autonomous_agent.store import ApprovalNotFound, ApprovalRow, RunNo
 from projects.autonomous_agent.types import TERMINAL
 from shared.api.context import ServiceContext, lazy_service
 from shared.api.identity import principal_dep
-from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
+from shared.api.problems import coded_problem, problem_responses
 from shared.api.sse import sse_response
 from shared.retrieval.models import Principal
 
-_TITLES = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 413: "Payload Too Large",
-           422: "Unprocessable Content"}  # fmt: skip
 SSE_MEDIA_TYPE = "text/event-stream"
 RunId = Annotated[str, Path(pattern=r"^run_[0-9a-f]{12}$")]
 ApprovalId = Annotated[str, Path(pattern=r"^apr_[0-9a-f]{12}$")]
@@ -36,22 +34,18 @@ POLL_S = 0.5
 STREAM_LIMIT_S = 600.0
 
 
-def _problem(status_: int, code: str, detail: str) -> ProblemError:
-    return ProblemError(status_, _TITLES[status_], detail, type_=PROBLEM_TYPE_BASE + code, errors=[{"code": code}])
-
-
 @contextmanager
 def service_problems() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        raise _problem(exc.status, exc.code, str(exc)) from None
+        raise coded_problem(exc.status, exc.code, str(exc)) from None
     except RunNotFound as exc:
-        raise _problem(404, "run-not-found", str(exc)) from None
+        raise coded_problem(404, "run-not-found", str(exc)) from None
     except ApprovalNotFound as exc:
-        raise _problem(404, "approval-not-found", str(exc)) from None
+        raise coded_problem(404, "approval-not-found", str(exc)) from None
     except StateConflict as exc:
-        raise _problem(409, "state-conflict", str(exc)) from None
+        raise coded_problem(409, "state-conflict", str(exc)) from None
 
 
 def _iso(value: Any) -> str | None:
@@ -98,12 +92,6 @@ def create_router(
     router = APIRouter(tags=["autonomous-agent"])
     router.get_agent_service = get_service  # type: ignore[attr-defined]
 
-    def owned(svc: AgentService, run_id: str, user: Principal) -> RunRow:
-        row = svc.get_run(run_id)
-        if row.tenant != user.tenant_id:
-            raise RunNotFound(f"no run {run_id!r}")
-        return row
-
     @router.get("/tools", response_model=list[ToolOut], summary="The tools runs may use, with permissions")
     def tools() -> list[dict[str, Any]]:
         svc = get_service()
@@ -142,15 +130,14 @@ def create_router(
     def get_run(run_id: RunId, user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
         with service_problems():
             svc = get_service()
-            return run_out(svc, owned(svc, run_id, user))
+            return run_out(svc, svc.get_run(run_id, user.tenant_id))
 
     @router.get("/runs/{run_id}/children", response_model=list[RunOut], responses=problem_responses(404, 422),
                 summary="Worker runs a supervisor delegated to")  # fmt: skip
     def children(run_id: RunId, user: Annotated[Principal, principal_dep]) -> list[dict[str, Any]]:
         with service_problems():
             svc = get_service()
-            owned(svc, run_id, user)
-            return [run_out(svc, r) for r in svc.children(run_id)]
+            return [run_out(svc, r) for r in svc.children(run_id, user.tenant_id)]
 
     @router.get(
         "/runs/{run_id}/events",
@@ -168,26 +155,24 @@ def create_router(
     ) -> Any:
         with service_problems():
             svc = get_service()
-            owned(svc, run_id, user)
             if stream or SSE_MEDIA_TYPE in request.headers.get("accept", ""):
+                svc.get_run(run_id, user.tenant_id)
                 return sse_response(_follow(svc, run_id, after))
-            return [event_out(e) for e in svc.events(run_id, after)]
+            return [event_out(e) for e in svc.events(run_id, after, tenant=user.tenant_id)]
 
     @router.post("/runs/{run_id}/cancel", response_model=RunOut, responses=problem_responses(404, 409, 422),
                  summary="Stop a run at its next step")  # fmt: skip
     def cancel(run_id: RunId, user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
         with service_problems():
             svc = get_service()
-            owned(svc, run_id, user)
-            return run_out(svc, svc.cancel(run_id))
+            return run_out(svc, svc.cancel(run_id, user.tenant_id))
 
     @router.post("/runs/{run_id}/retry", response_model=RunOut, responses=problem_responses(404, 409, 422),
                  summary="Queue a failed run again; it resumes from its newest checkpoint")  # fmt: skip
     def retry(run_id: RunId, user: Annotated[Principal, principal_dep]) -> dict[str, Any]:
         with service_problems():
             svc = get_service()
-            owned(svc, run_id, user)
-            return run_out(svc, svc.retry(run_id))
+            return run_out(svc, svc.retry(run_id, user.tenant_id))
 
     @router.get("/approvals", response_model=list[ApprovalOut], summary="Calls waiting for a human")
     def approvals(user: Annotated[Principal, principal_dep]) -> list[dict[str, Any]]:
@@ -203,27 +188,25 @@ def create_router(
     def decide(approval_id: ApprovalId, body: DecisionIn, user: Annotated[Principal, principal_dep]) -> dict:
         with service_problems():
             svc = get_service()
-            approval = svc.store.get_approval(approval_id)
-            owned(svc, approval.run_id, user)
-            decided = svc.decide(approval_id, body.approve, by=user.user_id, note=body.note)
+            decided = svc.decide(approval_id, body.approve, by=user.user_id, note=body.note, tenant=user.tenant_id)
             return approval_out(decided)
 
     return router
 
 
 def _follow(svc: AgentService, run_id: str, after: int) -> Iterator[tuple[str, Any]]:
-    """Stored events, then new ones as they come, until the run finishes or waits (or STREAM_LIMIT_S)."""
+    """Stored events, then new ones as they come, until the run finishes or waits (or STREAM_LIMIT_S); the
+    caller checked the run is the tenant's, so each poll is two small queries."""
     deadline = time.monotonic() + STREAM_LIMIT_S
     last = after
     while True:
-        for e in svc.events(run_id, last):
+        for e in svc.store.events(run_id, last):
             last = e["id"]
             yield "event", event_out(e)
-        row = svc.get_run(run_id)
-        if row.status in TERMINAL or row.status == "waiting_approval" or time.monotonic() > deadline:
-            tail = svc.events(run_id, last)
-            for e in tail:
+        state = svc.store.run_status(run_id)
+        if state in TERMINAL or state == "waiting_approval" or time.monotonic() > deadline:
+            for e in svc.store.events(run_id, last):
                 yield "event", event_out(e)
-            yield "end", {"status": row.status}
+            yield "end", {"status": state}
             return
         time.sleep(POLL_S)

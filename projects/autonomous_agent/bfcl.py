@@ -31,6 +31,8 @@ from typing import Any
 
 import jsonschema
 
+from shared.eval.harness import load_jsonl
+
 PREFIX = "BFCL_v4_"
 MULTI_TURN_SKIP_REASON = (
     "multi-turn is scored by executing calls against BFCL's stateful API simulators (GorillaFileSystem, TwitterAPI, "
@@ -94,10 +96,6 @@ def kind_of(category: str) -> str:
     return "simple"
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def load_bfcl(directory: str | Path, limit: int | None = None) -> list[BfclCategory]:
     """Every ``BFCL_v4_<category>.json`` in ``directory`` (sorted by name), the first ``limit`` items of each,
     joined with their possible answers by id. Categories that cannot be scored carry ``skipped`` with the reason."""
@@ -118,9 +116,9 @@ def load_bfcl(directory: str | Path, limit: int | None = None) -> list[BfclCateg
             if not answers_path.exists():
                 categories.append(BfclCategory(name, skipped=f"no possible_answer/{path.name}"))
                 continue
-            answers = {row["id"]: row["ground_truth"] for row in _read_lines(answers_path)}
+            answers = {row["id"]: row["ground_truth"] for row in load_jsonl(answers_path)}
         items = []
-        for row in _read_lines(path)[:limit]:
+        for row in load_jsonl(path)[:limit]:
             if kind not in ("irrelevance", "relevance") and row["id"] not in answers:
                 raise ValueError(f"{path}: item {row['id']} has no possible answer")
             items.append(BfclItem(row["id"], name, row["question"], row["function"], answers.get(row["id"])))

@@ -162,6 +162,17 @@ def _copy_rows(conn: Any, schema: Any, table: str, rows: list[dict[str, Any]]) -
             copy.write_row([row[c] for c in columns])
 
 
+def ready_reader_url(url: str, settings: AgentSettings | None = None) -> str | None:
+    """:func:`reader_url` once the loader has created the reader role on this server; None when it could not (the
+    platform user may not create roles), so ``sql_query`` keeps reading the platform database."""
+    import psycopg
+
+    settings = settings or get_agent_settings()
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (settings.demo_reader_role,)).fetchone()
+    return reader_url(url, settings) if exists else None
+
+
 def _grant_reader(url: str, settings: AgentSettings) -> str | None:
     """The reader role, created once per server, with SELECT on the demo schema only; None when this database user
     may not create roles (an external server: ask its admin, and leave AGENT__SQL_DATABASE_URL as it is)."""

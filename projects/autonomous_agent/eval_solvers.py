@@ -4,8 +4,7 @@
   the answer (a number, or JSON calls) read out of the text once, nothing validated, repaired or retried.
 - ``ToolCallingSolver`` (BFCL): the serving layer's native tool calling; calls are validated against the schemas
   and an invalid answer is sent back with the validation error, a bounded number of times.
-- ``CodeToolSolver`` (GSM8K): program-of-thought through the sandbox, with the error fed back on failure and a
-  nudge when the model repeats itself. A stand-in for the agent loop until ``eval.agent_solver`` wires it.
+- ``LoopMathSolver`` (GSM8K): the agent loop itself, with the python and calculator tools.
 
 Every solver reports the same stats (steps = model requests, tokens, budget exhaustion, loop recoveries), so the
 summary compares like with like. Solvers are called from a thread pool: they keep no per-item state on ``self``.
@@ -14,12 +13,10 @@ summary compares like with like. Solvers are called from a thread pool: they kee
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from projects.autonomous_agent import bfcl
-from projects.autonomous_agent.gsm8k import parse_answer
 from shared.serving.base import ChatModel
 from shared.serving.types import ChatMessage, ChatRequest, ChatResult, ToolSpec
 
@@ -79,11 +76,6 @@ TOOL_SYSTEM = (
     "argument taken from the request; make several calls if several are needed. If none of the functions fits, "
     "do not call any: say so in one sentence."
 )
-CODE_SYSTEM = (
-    "Solve the math word problem by writing a short Python program that computes the answer and prints only the "
-    "final number. Reply with a single ```python code block and nothing else."
-)
-_CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 
 
 def _tokens(result: ChatResult) -> int:
@@ -253,70 +245,6 @@ class ToolCallingSolver:
 
 
 # -- GSM8K through the sandbox (placeholder for the agent loop) ----------------------------------------------------
-def extract_code(text: str) -> str | None:
-    """The first fenced code block, or the whole text when it looks like a bare program."""
-    match = _CODE_BLOCK.search(text)
-    if match:
-        return match.group(1).strip() or None
-    stripped = text.strip()
-    return stripped if "print(" in stripped else None
-
-
-class CodeToolSolver:
-    """GSM8K as program-of-thought: the model writes a program, the sandbox runs it, the printed number is the
-    answer; an error (or no number) is fed back, at most ``max_steps`` programs per problem. A program identical
-    to an earlier one is a loop: the model is told so and sampled at a little temperature (a recovery)."""
-
-    name = "code_tool"
-
-    def __init__(self, chat: ChatModel, *, max_steps: int = 3, max_tokens: int = 320, max_run_tokens: int = 20_000):
-        self.chat = chat
-        self.max_steps = max_steps
-        self.max_tokens = max_tokens
-        self.max_run_tokens = max_run_tokens
-
-    def solve_math(self, question: str) -> SolveResult:
-        from shared.sandbox import run_python
-
-        messages = [ChatMessage.user(question)]
-        out = SolveResult(answer="", steps=0)
-        seen: set[str] = set()
-        temperature = 0.0
-        while out.steps < self.max_steps and out.tokens < self.max_run_tokens:
-            request = ChatRequest(
-                system=CODE_SYSTEM, messages=messages, max_tokens=self.max_tokens, temperature=temperature
-            )
-            result = self.chat.chat(request)
-            out.steps += 1
-            out.tokens += _tokens(result)
-            code = extract_code(result.text)
-            step: dict[str, Any] = {"text": result.text}
-            out.trace.append(step)
-            if code is None:
-                feedback = "Reply with a ```python code block that prints the final number."
-            elif code in seen:
-                out.loop_recoveries += 1
-                temperature = 0.5
-                feedback = "You wrote the same program again and it did not work. Try a different approach."
-            else:
-                seen.add(code)
-                run = run_python(code)
-                step.update(status=run.status, stdout=run.stdout[-500:], stderr=run.stderr[-500:])
-                number = parse_answer(run.stdout) if run.status == "ok" else None
-                if number is not None:
-                    out.answer = number
-                    return out
-                if run.status == "ok":
-                    feedback = "The program printed no number. Print only the final numeric answer."
-                else:
-                    feedback = f"The program failed ({run.status}):\n{run.stderr[-800:]}\nFix it."
-            out.repairs += 1
-            messages = [*messages, ChatMessage.assistant(result.text), ChatMessage.user(feedback)]
-        out.budget_exhausted = True
-        out.repairs = max(0, out.repairs - 1)  # the last feedback was never sent
-        return out
-
-
 class CombinedSolver:
     """One ``Solver`` from a math solver and a function-calling solver (each used for its own dataset)."""
 

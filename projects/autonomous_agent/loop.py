@@ -156,7 +156,7 @@ class AgentLoop:
         while True:
             state.usage.wall_s += time.perf_counter() - clock
             clock = time.perf_counter()
-            if self.store.get_run(state.run_id).status == "cancelled":
+            if self.store.run_status(state.run_id) == "cancelled":
                 state.status = "cancelled"
                 self._emit(state, "cancelled", {})
                 self._checkpoint(state)
@@ -402,7 +402,11 @@ class AgentLoop:
         except (ServingError, ValueError):
             return True  # the verifier could not answer: do not block progress on it
         self._emit(state, "verification", {"step": step.description, **verdict.model_dump()})
-        state.note("verification", f"{'met' if verdict.satisfied else 'NOT met'}: {verdict.evidence}", 12)
+        state.note(
+            "verification",
+            f"{'met' if verdict.satisfied else 'NOT met'}: {verdict.evidence}",
+            self.settings.scratchpad_keep,
+        )
         return verdict.satisfied
 
     # -- loops ----------------------------------------------------------------------------------------------------

@@ -14,13 +14,13 @@ Episodic memory lives in ``shared/retrieval`` (collection ``AGENT__MEMORY_COLLEC
 
 from __future__ import annotations
 
+from typing import get_args
+
 from projects.autonomous_agent.types import RunStatus
 from shared.db import apply_statements
 
 _LOCK_KEY = 0x41475F5343484D41  # "AG_SCHMA"
-RUN_STATUSES: tuple[RunStatus, ...] = (
-    "queued", "running", "waiting_approval", "succeeded", "failed", "budget_exhausted", "cancelled",
-)  # fmt: skip
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 APPROVAL_STATUSES = ("pending", "approved", "denied")
 
 

@@ -19,10 +19,10 @@ from typing import Any
 from projects.autonomous_agent.loop import AgentLoop
 from projects.autonomous_agent.memory import EpisodicMemory
 from projects.autonomous_agent.settings import AgentSettings, get_agent_settings
-from projects.autonomous_agent.state import AgentState
 from projects.autonomous_agent.store import AgentStore, ApprovalRow, RunNotFound, RunRow, StateConflict
 from projects.autonomous_agent.tools import ToolRegistry, default_registry
 from projects.autonomous_agent.types import Budget
+from shared.api.problems import RequestRefused
 from shared.retrieval import PgVectorStore
 from shared.retrieval.jobs import JobQueue, Progress
 from shared.retrieval.migrations import upgrade
@@ -32,13 +32,7 @@ log = logging.getLogger(__name__)
 RUN_TASK = "autonomous_agent.run"
 
 
-class InputError(ValueError):
-    """A request refused before anything is stored; ``status`` and ``code`` become the problem."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+InputError = RequestRefused  # a request refused before anything is stored (the API kit's refusal)
 
 
 class AgentService:
@@ -58,7 +52,7 @@ class AgentService:
         self.store = AgentStore(
             url, checkpoints_keep=self.settings.checkpoints_keep, event_max_chars=self.settings.event_max_chars
         )
-        self.registry = registry or default_registry(self.settings)
+        self.registry = registry or default_registry(self.settings, url=url, embedder=embedder)
         memory = None
         if embedder is not None and self.settings.memory:
             memory = EpisodicMemory(PgVectorStore(url), embedder, self.settings)
@@ -131,7 +125,7 @@ class AgentService:
         s = self.settings
         rail = check_input(goal, pii=False, secrets=s.redact_secrets, policy=s.moderation_policy)
         if not rail.allowed:
-            reasons = "; ".join(r for r in rail.reasons if not r.startswith("SecretsValidator"))
+            reasons = "; ".join(rail.refusal_reasons)
             raise InputError(422, "input-refused", f"the goal was refused by the input rail: {reasons}")
         return rail.sanitized_text
 
@@ -153,34 +147,30 @@ class AgentService:
             values[key] = value
         return Budget(**values)
 
-    def get_run(self, run_id: str) -> RunRow:
-        return self.store.get_run(run_id)
+    def get_run(self, run_id: str, tenant: str | None = None) -> RunRow:
+        return self.store.get_run(run_id, tenant)
 
     def list_runs(self, tenant: str | None = None, limit: int = 50) -> list[RunRow]:
         return self.store.list_runs(tenant, limit=limit)
 
-    def children(self, run_id: str) -> list[RunRow]:
-        self.store.get_run(run_id)
+    def children(self, run_id: str, tenant: str | None = None) -> list[RunRow]:
+        self.store.get_run(run_id, tenant)
         return self.store.list_runs(parent_id=run_id)
 
-    def state(self, run_id: str) -> AgentState | None:
-        self.store.get_run(run_id)
-        return self.store.load_checkpoint(run_id)
-
-    def events(self, run_id: str, after_id: int = 0, limit: int = 500) -> list[dict[str, Any]]:
-        self.store.get_run(run_id)
+    def events(self, run_id: str, after_id: int = 0, limit: int = 500, tenant: str | None = None) -> list[dict]:
+        self.store.get_run(run_id, tenant)
         return self.store.events(run_id, after_id, limit)
 
-    def cancel(self, run_id: str) -> RunRow:
-        row = self.store.get_run(run_id)
+    def cancel(self, run_id: str, tenant: str | None = None) -> RunRow:
+        row = self.store.get_run(run_id, tenant)
         if not self.store.transition(run_id, "cancelled", allowed_from=("queued", "running", "waiting_approval")):
             raise StateConflict(f"run {run_id} is {row.status}; only unfinished runs can be cancelled")
         self.store.close_pending(run_id, by="system", note="the run was cancelled")
         return self.store.get_run(run_id)
 
-    def retry(self, run_id: str) -> RunRow:
+    def retry(self, run_id: str, tenant: str | None = None) -> RunRow:
         """A ``failed`` run goes back to the queue and resumes from its newest checkpoint."""
-        row = self.store.get_run(run_id)
+        row = self.store.get_run(run_id, tenant)
         if not self.store.transition(run_id, "queued", allowed_from=("failed",), error=None):
             raise StateConflict(f"run {run_id} is {row.status}; only failed runs can be retried")
         self.store.set_job(run_id, self.queue.enqueue(RUN_TASK, run_id=run_id))
@@ -190,8 +180,12 @@ class AgentService:
     def approvals(self, tenant: str | None = None) -> list[ApprovalRow]:
         return self.store.pending_approvals(tenant)
 
-    def decide(self, approval_id: str, approve: bool, *, by: str, note: str | None = None) -> ApprovalRow:
-        """Record the decision (once) and queue the run to carry it out."""
+    def decide(
+        self, approval_id: str, approve: bool, *, by: str, note: str | None = None, tenant: str | None = None
+    ) -> ApprovalRow:
+        """Record the decision (once) and queue the run to carry it out; with ``tenant``, only for its own runs."""
+        if tenant is not None:
+            self.store.get_run(self.store.get_approval(approval_id).run_id, tenant)
         approval = self.store.decide(approval_id, approve, by=by, note=note)
         run = self.store.get_run(approval.run_id)
         # Queued even if the worker that asked has not marked the run waiting yet: the new job waits on the run's

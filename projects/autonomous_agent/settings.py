@@ -162,9 +162,7 @@ class AgentSettings(BaseSettings):
     eval_workers: int = Field(
         default=8, ge=1, le=8, description="items evaluated at once (the local backend batches up to 8 requests)"
     )
-    eval_repairs: int = Field(
-        default=2, ge=0, le=5, description="eval: invalid tool calls / failing programs sent back to be fixed"
-    )
+    eval_repairs: int = Field(default=2, ge=0, le=5, description="eval: invalid BFCL tool calls sent back to be fixed")
     eval_math_max_tokens: int = Field(default=320, ge=16, description="eval: completion tokens per GSM8K request")
     eval_call_max_tokens: int = Field(default=256, ge=16, description="eval: completion tokens per BFCL request")
     eval_max_steps: int = Field(default=4, ge=1, description="eval: steps of one GSM8K agent run")

@@ -44,7 +44,6 @@ class AgentState(BaseModel):
     repairs: int = 0
     pending: Action | None = Field(default=None, description="a call waiting for a human's approval")
     approval_id: str | None = None
-    approved: list[str] = Field(default_factory=list, description="approval ids granted and not yet used")
     memories: list[str] = Field(default_factory=list, description="what worked for similar goals (episodic memory)")
     evidence: list[str] = Field(default_factory=list)
     final_answer: str | None = None

@@ -109,12 +109,21 @@ class AgentStore:
             )
         return run_id
 
-    def get_run(self, run_id: str) -> RunRow:
+    def get_run(self, run_id: str, tenant: str | None = None) -> RunRow:
+        """The run; with ``tenant``, another tenant's run is :class:`RunNotFound` too (its existence not leaked)."""
         with connection(self.url, dict_row) as conn:
             row = conn.execute("SELECT * FROM ag_runs WHERE id = %s", (run_id,)).fetchone()
-        if row is None:
+        if row is None or (tenant is not None and row["tenant"] != tenant):
             raise RunNotFound(f"no run {run_id!r}")
         return _run(row)
+
+    def run_status(self, run_id: str) -> str:
+        """Only the status: what the loop checks before every step (a cancel from the API)."""
+        with connection(self.url) as conn:
+            row = conn.execute("SELECT status FROM ag_runs WHERE id = %s", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        return row[0]
 
     def list_runs(self, tenant: str | None = None, *, parent_id: str | None = None, limit: int = 50) -> list[RunRow]:
         where, args = ["TRUE"], []

@@ -17,7 +17,6 @@ from shared.serving.types import ToolSpec
 # workspace; ``write`` (outside scratch) and ``network`` are the dangerous levels that pause a run for a human
 # (``AGENT__APPROVAL_REQUIRED``).
 Permission = Literal["read", "compute", "write_scratch", "write", "network"]
-PERMISSIONS: tuple[Permission, ...] = ("read", "compute", "write_scratch", "write", "network")
 
 RunStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "budget_exhausted", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "budget_exhausted", "cancelled"})

@@ -48,22 +48,12 @@ from projects.code_assistant.service import CodeAssistantService, FixNotFound, I
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.store import RepoConflictError, RepoNotFoundError
 from shared.api.context import ServiceContext, lazy_service
-from shared.api.problems import PROBLEM_TYPE_BASE, ProblemError, problem_responses
+from shared.api.problems import coded_problem, problem_responses
 from shared.api.sse import sse_response
 from shared.retrieval.jobs import JobNotFoundError
 
-_TITLES = {
-    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 413: "Payload Too Large",
-    422: "Unprocessable Content",
-}  # fmt: skip
 SSE_MEDIA_TYPE = "text/event-stream"
 RepoId = Annotated[str, Query(pattern=REPO_ID_PATTERN)]
-
-
-def _problem(status_: int, code: str, detail: str, **error: Any) -> ProblemError:
-    return ProblemError(
-        status_, _TITLES[status_], detail, type_=PROBLEM_TYPE_BASE + code, errors=[{"code": code, **error}]
-    )
 
 
 @contextmanager
@@ -72,21 +62,21 @@ def service_problems() -> Iterator[None]:
     try:
         yield
     except InputError as exc:
-        raise _problem(exc.status, exc.code, str(exc)) from None
+        raise coded_problem(exc.status, exc.code, str(exc)) from None
     except RepoNotFoundError as exc:
-        raise _problem(404, "repo-not-found", str(exc)) from None
+        raise coded_problem(404, "repo-not-found", str(exc)) from None
     except JobNotFoundError as exc:
-        raise _problem(404, "job-not-found", str(exc)) from None
+        raise coded_problem(404, "job-not-found", str(exc)) from None
     except FixNotFound as exc:
-        raise _problem(404, "fix-not-found", str(exc)) from None
+        raise coded_problem(404, "fix-not-found", str(exc)) from None
     except RepoConflictError as exc:
-        raise _problem(409, "repo-conflict", str(exc)) from None
+        raise coded_problem(409, "repo-conflict", str(exc)) from None
     except DocumentError as exc:
-        raise _problem(422, "cannot-document", str(exc)) from None
+        raise coded_problem(422, "cannot-document", str(exc)) from None
     except InvalidDiff as exc:
-        raise _problem(422, "invalid-diff", str(exc)) from None
+        raise coded_problem(422, "invalid-diff", str(exc)) from None
     except QuestionRefused as exc:
-        raise _problem(
+        raise coded_problem(
             422, "input-refused", str(exc), reasons=exc.reasons, categories=exc.categories,
             policy_version=exc.policy_version,
         ) from None  # fmt: skip

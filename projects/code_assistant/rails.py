@@ -61,8 +61,7 @@ class CodeRails:
         s = self.settings
         rail = check_input(question, pii=False, secrets=s.redact_secrets, policy=s.moderation_policy)
         if not rail.allowed:
-            blocking = [r for r in rail.reasons if not r.startswith("SecretsValidator")]
-            raise QuestionRefused(blocking, rail.blocked_by, rail.policy_version)
+            raise QuestionRefused(rail.refusal_reasons, rail.blocked_by, rail.policy_version)
         return rail.sanitized_text
 
     def scrub(self, text: str) -> str:

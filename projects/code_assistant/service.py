@@ -35,6 +35,7 @@ from projects.code_assistant.search import CodeSearch, Definition, ReferenceGrou
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.store import CodeIndexStore, RepoInfo, RepoNotFoundError, RunInfo, slugify
 from projects.code_assistant.walker import read_source
+from shared.api.problems import RequestRefused
 from shared.db import connection
 from shared.retrieval.jobs import JobNotFoundError, JobQueue, JobStatus, Progress
 from shared.serving.base import ChatModel, Embedder
@@ -50,13 +51,7 @@ class FixNotFound(LookupError):
     """No debug run with this id."""
 
 
-class InputError(ValueError):
-    """A request the service refuses before doing anything; ``status`` and ``code`` become the problem."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+InputError = RequestRefused  # a request the service refuses before doing anything (the API kit's refusal)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,24 @@ class ProblemError(Exception):
         self.headers = headers
 
 
+def coded_problem(status: int, code: str, detail: str, **error: Any) -> ProblemError:
+    """A problem whose ``type`` ends in a machine-readable ``code`` (``…/problems/run-not-found``), with the code
+    (and any ``error`` fields) repeated in ``errors``: what a project's router raises for its own refusals."""
+    return ProblemError(
+        status, _TITLES.get(status, "Error"), detail, type_=PROBLEM_TYPE_BASE + code, errors=[{"code": code, **error}]
+    )
+
+
+class RequestRefused(ValueError):
+    """A service's refusal of a request before it stores anything; ``status`` and ``code`` become the problem
+    (routers map it with :func:`coded_problem`). Raised by service layers that must not depend on FastAPI."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 def _request_id(request: Request) -> str | None:
     try:
         from asgi_correlation_id import correlation_id

@@ -105,6 +105,14 @@ class RailResult:
     policy_version: str | None = None
     secrets: list[str] = field(default_factory=list)
 
+    @property
+    def refusal_reasons(self) -> list[str]:
+        """The reasons that can refuse (the note that credentials were redacted is not one)."""
+        return [r for r in self.reasons if not r.startswith(_SECRETS_NOTE)]
+
+
+_SECRETS_NOTE = "SecretsValidator:"
+
 
 def _run(guard: Guard, text: str, blocking: tuple[str, ...]) -> RailResult:
     outcome = guard.validate(text)
@@ -157,7 +165,7 @@ def check_input(
     """User input rail: blocked on injection, profanity or a moderation block on ``llm_input`` (and PII when
     ``block_pii``); PII is redacted in ``sanitized_text`` so it never reaches a model or a log.
     ``moderation`` None = ``settings.guardrails.moderation_rails``. ``injection=False`` / ``pii=False`` drop
-    those validators (a code question is full of "execute", "ignore" and identifiers that read like names);
+    those validators (e.g. PII redaction on code questions, whose identifiers Presidio reads as names);
     ``secrets=True`` redacts credentials to ``<SECRET:kind>`` first (never blocking: the rest of the text is fine).
     ``policy``: the moderation policy (``shared/moderation/policies/<name>.yaml``; default ``settings.moderation``).
     """
@@ -203,5 +211,5 @@ def _without_secrets(text: str) -> tuple[str, list[SecretFinding]]:
 def _with_secrets(result: RailResult, found: list[SecretFinding]) -> RailResult:
     if found:
         result.secrets = sorted({f.kind for f in found})
-        result.reasons.insert(0, f"SecretsValidator: credentials redacted: {', '.join(result.secrets)}")
+        result.reasons.insert(0, f"{_SECRETS_NOTE} credentials redacted: {', '.join(result.secrets)}")
     return result

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from projects.autonomous_agent.demo import DEMO_GOALS, TENANT, load_demo_data, reader_url
+from projects.autonomous_agent.demo import DEMO_GOALS, TENANT, load_demo_data, reader_url, ready_reader_url
 from projects.autonomous_agent.demo_data import DOCUMENTS, SPIKE_MONTH, generate
 from projects.autonomous_agent.settings import AgentSettings
 from projects.autonomous_agent.tools import KnowledgeSearchTool, SqlQueryTool, default_registry
@@ -78,6 +78,7 @@ def test_load_is_idempotent_and_the_tools_use_the_demo(database_url: str, settin
     assert again["runs"] == [] and counts(database_url, settings) == loaded  # nothing added
 
     # sql_query on the read-only role: bare table names, the right answer, nothing else readable, no writes
+    assert ready_reader_url(database_url, settings) == reader_url(database_url, settings)  # what make demo uses
     reader = settings.model_copy(update={"sql_database_url": reader_url(database_url, settings)})
     registry = default_registry(
         reader, knowledge=KnowledgeSearchTool(PgVectorStore(database_url), embedder, settings=reader), http=False

@@ -14,19 +14,10 @@ from projects.autonomous_agent.tools.files import ListFilesTool, ReadFileTool, W
 from projects.autonomous_agent.tools.http import HttpGetTool
 from projects.autonomous_agent.tools.knowledge import KnowledgeSearchTool
 from projects.autonomous_agent.tools.python_exec import PythonTool
-from projects.autonomous_agent.tools.registry import ToolRegistry, cap_text, describe_exception
+from projects.autonomous_agent.tools.registry import ToolRegistry
 from projects.autonomous_agent.tools.sql import SqlQueryTool
-
-BUILTIN_TOOLS = (
-    "python",
-    "read_file",
-    "write_file",
-    "list_files",
-    "calculator",
-    "knowledge_search",
-    "sql_query",
-    "http_get",
-)
+from shared.retrieval import PgVectorStore
+from shared.serving.base import Embedder
 
 
 def default_registry(
@@ -35,6 +26,8 @@ def default_registry(
     knowledge: KnowledgeSearchTool | bool = True,
     sql_url: str | bool | None = None,
     http: bool = True,
+    url: str | None = None,
+    embedder: Embedder | None = None,
 ) -> ToolRegistry:
     """The standard tool set.
 
@@ -42,7 +35,9 @@ def default_registry(
     load lazily, on the first search), a ``KnowledgeSearchTool`` to use that one, False = leave it out.
     ``sql_url``: the database ``sql_query`` reads (None = ``AGENT__SQL_DATABASE_URL``, else the platform database;
     False = leave it out). ``http``: False leaves ``http_get`` out (it is also useless with an empty allow-list,
-    but listing it tells the model that the network exists and is refused).
+    but listing it tells the model that the network exists and is refused). ``url`` / ``embedder``: the caller's
+    database and embedder (a service's), used by ``knowledge_search`` and as ``sql_query``'s fallback, so the tools
+    read the database the service was built on and no second embedder loads.
     Nothing here connects or loads a model: building a registry is cheap.
     """
     settings = settings or get_agent_settings()
@@ -55,16 +50,17 @@ def default_registry(
     ]
     if knowledge is not False:
         given = knowledge if isinstance(knowledge, KnowledgeSearchTool) else None
-        tools.append(given or KnowledgeSearchTool(settings=settings))
+        store = PgVectorStore(url) if url else None
+        tools.append(given or KnowledgeSearchTool(store, embedder, settings=settings))
     if sql_url is not False:
-        tools.append(SqlQueryTool(sql_url if isinstance(sql_url, str) else None, settings))
+        sql = sql_url if isinstance(sql_url, str) else (settings.sql_database_url or url)
+        tools.append(SqlQueryTool(sql, settings))
     if http:
         tools.append(HttpGetTool(settings))
     return ToolRegistry(tools, settings)
 
 
 __all__ = [
-    "BUILTIN_TOOLS",
     "CalculatorTool",
     "HttpGetTool",
     "KnowledgeSearchTool",
@@ -75,7 +71,5 @@ __all__ = [
     "ToolRegistry",
     "WorkspaceError",
     "WriteFileTool",
-    "cap_text",
     "default_registry",
-    "describe_exception",
 ]

@@ -173,6 +173,7 @@ class ListFilesTool:
         if not base.is_dir():
             return ToolResult(ok=False, error=f"not a directory: {arguments.get('path')!r}")
         recursive = bool(arguments.get("recursive", True))
+        root = workspace_root(ctx)
         entries: list[dict[str, Any]] = []
         for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
             dirnames.sort()
@@ -180,7 +181,7 @@ class ListFilesTool:
                 full = Path(dirpath) / name
                 st = full.lstat()
                 kind = "link" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode) else "file"
-                entries.append({"path": _rel(ctx, full), "type": kind, "bytes": st.st_size})
+                entries.append({"path": full.relative_to(root).as_posix(), "type": kind, "bytes": st.st_size})
             if not recursive:
                 break
         entries.sort(key=lambda e: e["path"])

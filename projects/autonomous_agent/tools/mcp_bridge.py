@@ -86,7 +86,6 @@ class MCPTool:
         self.description = remote.description or remote.title or remote.name
         self.parameters: dict[str, Any] = dict(remote.input_schema or {"type": "object"})
         self.permission: Permission = permission
-        self.annotations = remote.annotations
 
     def timeout_for(self, arguments: dict[str, Any]) -> float:
         return self.toolset.timeout_s + 5.0  # the session's own read timeout fires first
@@ -243,16 +242,6 @@ class MCPToolset:
         if result.is_error:
             return ToolResult(ok=False, error=text or "the MCP tool reported an error", data=data, truncated=truncated)
         return ToolResult(ok=True, output=text, data=data, truncated=truncated)
-
-
-def connect_mcp(
-    command: str, args: Sequence[str] = (), registry: ToolRegistry | None = None, **options: Any
-) -> MCPToolset:
-    """Start an :class:`MCPToolset` and, if given, add its tools to ``registry``. The caller closes it."""
-    toolset = MCPToolset(command, args, **options).start()
-    if registry is not None:
-        toolset.register_into(registry)
-    return toolset
 
 
 # -- serving -------------------------------------------------------------------------------------------------

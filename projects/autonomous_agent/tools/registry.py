@@ -92,10 +92,6 @@ class ToolRegistry:
         self._validators[tool.name] = Draft202012Validator(tool.parameters)
         return tool
 
-    def unregister(self, name: str) -> None:
-        self._tools.pop(name, None)
-        self._validators.pop(name, None)
-
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 

@@ -3,8 +3,9 @@
 Three layers, so a model-written ``DELETE`` fails however it is phrased: the connection is opened with
 ``default_transaction_read_only=on``, the statement runs inside ``SET TRANSACTION READ ONLY`` (PostgreSQL itself
 refuses INSERT/UPDATE/DELETE/DDL with "cannot execute ... in a read-only transaction"), and the transaction is
-always rolled back. The extended query protocol allows a single statement per call, so ``SELECT 1; DROP ...``
-is refused too. A ``statement_timeout`` bounds runaway queries and only ``sql_max_rows`` rows are fetched.
+always rolled back. ``SELECT 1; DROP ...`` reaches the server as two statements (psycopg sends a query without
+parameters with the simple protocol) and the second is refused by the read-only transaction like any write. A
+``statement_timeout`` bounds runaway queries and only ``sql_max_rows`` rows are fetched.
 
 Production: also give the URL a role with only SELECT grants (``AGENT__SQL_DATABASE_URL``); this tool's guards
 are defence in depth, not the permission model of the database.

@@ -22,6 +22,7 @@ import httpx
 import streamlit as st
 
 from projects.autonomous_agent.demo import DEMO_GOALS, TENANT
+from projects.autonomous_agent.types import TERMINAL
 from projects.platform.portal.client import Api
 from projects.platform.portal.client import problem_text as problem
 
@@ -29,7 +30,6 @@ api = Api.from_settings()
 BASE = api.base_url + "/agent"
 POLL_S = 1.0
 POLL_LIMIT_S = 300.0  # one page run follows a run this long, then offers to look again
-TERMINAL = ("succeeded", "failed", "budget_exhausted", "cancelled")
 STATUS_COLOR = {"queued": "gray", "running": "blue", "waiting_approval": "orange", "succeeded": "green",
                 "failed": "red", "budget_exhausted": "orange", "cancelled": "gray"}  # fmt: skip
 STATUS_ICON = {"queued": ":material/schedule:", "running": ":material/progress_activity:",
