@@ -42,6 +42,11 @@ _CONTROL = re.compile(r"<\|(?:fim_prefix|fim_suffix|fim_middle|fim_pad|file_sep|
 Mode = Literal["line", "block"]
 
 
+def strip_control(text: str) -> str:
+    """``text`` without the model's control tokens: user or repository text must not smuggle them into a prompt."""
+    return _CONTROL.sub("", text)
+
+
 @dataclass(frozen=True, slots=True)
 class ContextSnippet:
     """Code shown to the model before the current file: where it came from and why."""
@@ -169,8 +174,7 @@ class FimCompleter:
         self, prefix: str, suffix: str, *, path: str = "", repo: str = "", language: str | None = None
     ) -> tuple[str, list[ContextSnippet]]:
         s = self.settings
-        prefix = _CONTROL.sub("", prefix)  # user text must not smuggle control tokens into the prompt
-        suffix = _CONTROL.sub("", suffix)
+        prefix, suffix = strip_control(prefix), strip_control(suffix)
         prefix = self._tail_tokens(prefix, s.fim_prefix_tokens)
         suffix = self._head_tokens(suffix, s.fim_suffix_tokens)
         snippets: list[ContextSnippet] = []
@@ -179,7 +183,7 @@ class FimCompleter:
         parts = [f"{REPO_NAME}{repo or 'repo'}\n"] if (snippets or path) else []
         by_path: dict[str, list[str]] = {}
         for snip in snippets:
-            by_path.setdefault(snip.path, []).append(self.rails.scrub(_CONTROL.sub("", snip.text)))
+            by_path.setdefault(snip.path, []).append(self.rails.scrub(strip_control(snip.text)))
         for p, texts in by_path.items():
             parts.append(f"{FILE_SEP}{p}\n" + "\n...\n".join(texts) + "\n")
         if parts:

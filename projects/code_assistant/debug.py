@@ -234,15 +234,12 @@ class DebugLoop:
         settings: CodeSettings | None = None,
         *,
         find_definitions: FindDefinitions | None = None,
-        limits: SandboxLimits | None = None,
-        numbered: bool = True,
     ) -> None:
         self.chat = chat
         self.settings = settings or get_code_settings()
         self.find_definitions = find_definitions
         timeout = self.settings.debug_test_timeout_s
-        self.limits = limits or SandboxLimits(wall_s=timeout, cpu_s=timeout, max_output_bytes=4_000_000)
-        self.numbered = numbered
+        self.limits = SandboxLimits(wall_s=timeout, cpu_s=timeout, max_output_bytes=4_000_000)
 
     # -- the loop -----------------------------------------------------------------------------------------------
 
@@ -300,12 +297,10 @@ class DebugLoop:
             settings=self.settings,
         )
         emit("localized", {"regions": [_region_info(r).model_dump() for r in regions]})
-        prompt = self._prompt(copy, regions, failure, description)
-        functions = self._functions(copy, regions)
-        shown = [r.path for r in regions if not is_test_path(r.path)]
+        shown = list(dict.fromkeys(r.path for r in regions if not is_test_path(r.path)))
 
         attempts: list[Attempt] = []
-        best: tuple[Attempt, list[FileChange]] | None = None
+        best: Attempt | None = None
         model_s = 0.0
 
         def record(attempt: Attempt, changes: list[FileChange]) -> bool:
@@ -313,8 +308,8 @@ class DebugLoop:
             nonlocal best
             attempts.append(attempt)
             emit("attempt_done", attempt.model_dump(exclude={"tests": {"output"}}))
-            if attempt.tests is not None and _better(attempt.tests, best[0].tests if best else before):
-                best = (attempt, changes)
+            if attempt.tests is not None and _better(attempt.tests, best.tests if best else before):
+                best = attempt
             revert(copy, changes)
             return attempt.tests is not None and attempt.tests.ok
 
@@ -335,6 +330,8 @@ class DebugLoop:
                     fixed = record(*self._infill_attempt(copy, command, number, candidate))
                 found.close()  # stop generating once fixed (and release its thread pool)
             elif strategy == "chat":
+                prompt = self._prompt(copy, regions, failure, description)  # only when a chat attempt runs
+                functions = self._functions(copy, regions)
                 history: list[ChatMessage] = []
                 for _ in range(self.settings.debug_max_attempts):
                     number = len(attempts) + 1
@@ -356,7 +353,7 @@ class DebugLoop:
                 model_s=round(model_s, 3),
                 message=f"no attempt reduced the failures in {len(attempts)} tries",
             )
-        attempt, _ = best
+        attempt = best
         fixed = attempt.tests is not None and attempt.tests.ok
         return DebugResult(
             status="fixed" if fixed else "not_fixed",
@@ -467,9 +464,9 @@ class DebugLoop:
             parts.append(f"Bug report: {description.strip()}")
         parts.append("Test output:\n```\n" + trim_output(failure.strip(), self.settings.debug_failure_chars) + "\n```")
         if code:
-            parts.append("The code that is probably wrong:\n\n" + render_regions(copy, code, numbered=self.numbered))
+            parts.append("The code that is probably wrong:\n\n" + render_regions(copy, code))
         if tests:
-            parts.append("The failing tests:\n\n" + render_regions(copy, tests, numbered=self.numbered))
+            parts.append("The failing tests:\n\n" + render_regions(copy, tests))
         parts.append("Fix the bug with SEARCH/REPLACE blocks.")
         return "\n\n".join(parts)
 
@@ -523,7 +520,7 @@ def _resolve_path(root: Path, edit: Edit, shown: list[str]) -> Edit:
         if len(same_name) == 1:
             return Edit(same_name[0], edit.search, edit.replace)
     fits = []
-    for path in dict.fromkeys(shown):
+    for path in shown:  # distinct already
         try:
             apply_edit(read_source(root / path), Edit(path, edit.search, edit.replace))
             fits.append(path)
@@ -535,13 +532,7 @@ def _resolve_path(root: Path, edit: Edit, shown: list[str]) -> Edit:
 
 
 def _region_info(region: Region) -> RegionInfo:
-    return RegionInfo(
-        path=region.path,
-        start_line=region.start_line,
-        end_line=region.end_line,
-        reason=region.reason,
-        symbol=region.symbol,
-    )
+    return RegionInfo.model_validate(region, from_attributes=True)
 
 
 def measure_demo_bugs(chat: ChatModel, bug_ids: Sequence[str], settings: CodeSettings | None = None) -> Iterator[dict]:

@@ -41,7 +41,6 @@ class PlantedBug:
 @dataclass(slots=True)
 class DemoRepo:
     root: Path
-    bugs: dict[str, PlantedBug]
     planted: list[str] = field(default_factory=list)
 
     def plant(self, bug_id: str) -> PlantedBug:
@@ -876,7 +875,7 @@ def generate_demo_repo(dest: Path, *, seed: int = 0, bugs: Sequence[str] | None 
         _git(root, "add", "--", *batch)
         _git(root, "commit", "-q", "-m", message, seed=seed, tick=tick)
         committed.update(batch)
-    repo = DemoRepo(root=root, bugs=dict(BUGS))
+    repo = DemoRepo(root=root)
     for bug_id in bugs or ():
         repo.plant(bug_id)
     return repo

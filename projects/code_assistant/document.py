@@ -13,7 +13,6 @@ overview and the usage example from a bounded repo map.
 from __future__ import annotations
 
 import ast
-import difflib
 import inspect
 import re
 import textwrap
@@ -24,6 +23,7 @@ from typing import Literal
 
 from tree_sitter import Node
 
+from projects.code_assistant.edits import file_diff
 from projects.code_assistant.languages import language_for_name, parser_for
 from projects.code_assistant.parsing import parse_source
 from projects.code_assistant.repomap import build_repo_map
@@ -142,7 +142,7 @@ class Documenter:
             style=style,
             docstring=text,
             new_source=new_source,
-            diff=unified_diff(path, source, new_source),
+            diff=file_diff(path, source, new_source),
             start_line=placement.first + 1,
             end_line=placement.first + len(block),
             replaced=placement.last > placement.first,
@@ -604,19 +604,6 @@ def _module_docstring(source: str) -> str | None:
         return ast.get_docstring(ast.parse(source))
     except (SyntaxError, ValueError):
         return None
-
-
-def unified_diff(path: str, old: str, new: str) -> str:
-    """A ``git apply``-able unified diff ``a/path`` → ``b/path`` (with the no-newline-at-end marker)."""
-    diff = difflib.unified_diff(_keepends(old), _keepends(new), fromfile=f"a/{path}", tofile=f"b/{path}", n=3)
-    out = []
-    for line in diff:
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
-
-
-def _keepends(text: str) -> list[str]:
-    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
 # -- README rendering -----------------------------------------------------------------------------------------

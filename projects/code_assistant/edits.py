@@ -316,23 +316,29 @@ def unified_diff(changes: Iterable[FileChange], *, context: int = 3) -> str:
     """A git-style unified diff (``a/path`` ``b/path``, ``/dev/null`` for new files) that ``git apply`` accepts."""
     out: list[str] = []
     for change in sorted(changes, key=lambda c: c.path):
-        before = change.before or ""
-        if before == change.after:
+        if (change.before or "") == change.after:
             continue
-        new = change.before is None
         out.append(f"diff --git a/{change.path} b/{change.path}\n")
-        if new:
+        if change.before is None:
             out.append("new file mode 100644\n")
-        lines = difflib.unified_diff(
-            before.splitlines(keepends=True),
-            change.after.splitlines(keepends=True),
-            fromfile="/dev/null" if new else f"a/{change.path}",
-            tofile=f"b/{change.path}",
-            n=context,
-        )
-        for line in lines:
-            if line.endswith("\n"):
-                out.append(line)
-            else:  # the file's last line has no newline: git's marker, or the next line would be glued on
-                out.append(line + "\n\\ No newline at end of file\n")
+        out.append(file_diff(change.path, change.before, change.after, context=context))
     return "".join(out)
+
+
+def file_diff(path: str, before: str | None, after: str, *, context: int = 3) -> str:
+    """One file's ``--- a/path`` / ``+++ b/path`` hunks (``/dev/null`` when ``before`` is None). Lines split on
+    ``\n`` only: ``str.splitlines`` also breaks at form feeds and other separators git does not, and the hunks would
+    not apply."""
+    lines = difflib.unified_diff(
+        _keepends(before or ""),
+        _keepends(after),
+        fromfile="/dev/null" if before is None else f"a/{path}",
+        tofile=f"b/{path}",
+        n=context,
+    )
+    # the file's last line has no newline: git's marker, or the next line would be glued on
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def _keepends(text: str) -> list[str]:
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)

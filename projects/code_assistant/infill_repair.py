@@ -19,11 +19,11 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from projects.code_assistant.complete import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, strip_control
 from projects.code_assistant.edits import FileChange
 from projects.code_assistant.localize import Region
 from shared.serving import ChatModel, ChatRequest
 
-FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
 _BATCH = 8  # the local backend batches up to 8 concurrent requests
 _DEF_HEAD = re.compile(r"^\s*(?:async\s+def|def|function|func)\s+[A-Za-z_$][\w$]*\s*\(")
 
@@ -94,7 +94,7 @@ def fim_prompt(lines: list[str], site: InfillSite, *, before: int, after: int) -
     cut = site.line if site.insert else site.line - 1  # lines[:cut] stay before the hole
     prefix = "".join(line + "\n" for line in lines[max(0, cut - before) : cut]) + kept_head(lines, site)
     suffix = "\n".join(lines[site.line : site.line + after])  # the masked line itself is lines[site.line - 1]
-    return f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}\n{suffix}{FIM_MIDDLE}"
+    return f"{FIM_PREFIX}{strip_control(prefix)}{FIM_SUFFIX}\n{strip_control(suffix)}{FIM_MIDDLE}"
 
 
 def candidates(

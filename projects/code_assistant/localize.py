@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from projects.code_assistant.languages import language_for_name
 from projects.code_assistant.parsing import parse_source
-from projects.code_assistant.paths import PathOutsideRepo, safe_relpath
+from projects.code_assistant.paths import PathOutsideRepo, is_test_path, safe_relpath
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.types import ParsedFile, Symbol
 from projects.code_assistant.walker import read_source, walk_repo
@@ -94,37 +94,23 @@ class Region:
         return self.end_line - self.start_line + 1
 
 
-def is_test_path(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    name = parts[-1] if parts else ""
-    return (
-        any(p in ("tests", "test", "testing") for p in parts[:-1])
-        or name.startswith("test_")
-        or name.endswith(("_test.py", ".test.js", ".test.ts", "_test.go", "Test.java"))
-        or name == "conftest.py"
-    )
-
-
 # -- reading the output ---------------------------------------------------------------------------------------------
 
 
-def to_repo_path(root: Path, raw: str, *, other_roots: Iterable[Path] = ()) -> str | None:
+def to_repo_path(root: Path, raw: str) -> str | None:
     """A path from tool output as a repository-relative path, or None when it is not a file of this repository.
 
-    Absolute paths under ``root`` (or under ``other_roots``: where the tests actually ran, e.g. a sandbox copy)
-    are made relative; other absolute paths (site-packages, the standard library) are dropped, unless their tail
-    names an existing repository file (a traceback from the user's own checkout at another location).
+    Absolute paths under ``root`` are made relative; other absolute paths (site-packages, the standard library)
+    are dropped, unless their tail names an existing repository file (a traceback from the user's own checkout at
+    another location, while the tests run in a sandboxed copy).
     """
     raw = raw.strip()
     candidate: str | None = None
     if raw.startswith("/"):
         path = Path(raw)
-        for base in (root, *other_roots):
-            for form in (base, base.resolve()):
-                if path.is_relative_to(form):
-                    candidate = path.relative_to(form).as_posix()
-                    break
-            if candidate:
+        for form in (root, root.resolve()):
+            if path.is_relative_to(form):
+                candidate = path.relative_to(form).as_posix()
                 break
         if candidate is None:
             if "site-packages" in path.parts or "dist-packages" in path.parts:
@@ -146,10 +132,9 @@ def to_repo_path(root: Path, raw: str, *, other_roots: Iterable[Path] = ()) -> s
     return rel if (root / rel).is_file() else None
 
 
-def parse_failure(output: str, root: Path, *, other_roots: Iterable[Path] = ()) -> FailureReport:
+def parse_failure(output: str, root: Path) -> FailureReport:
     """Failing tests, repository frames (per failing test) and error lines from pytest output or a traceback."""
     report = FailureReport()
-    other_roots = list(other_roots)
     section_names: list[str] = []
     frames: list[Frame] = []
     name: str | None = None
@@ -175,7 +160,7 @@ def parse_failure(output: str, root: Path, *, other_roots: Iterable[Path] = ()) 
             func, rest = groups.get("func"), groups.get("rest")
             if rest is not None and rest.startswith("in "):  # else the exception's name; its E lines say more
                 func = rest[3:].strip()
-            path = to_repo_path(root, m.group("path"), other_roots=other_roots)
+            path = to_repo_path(root, m.group("path"))
             frame = Frame(path, int(m.group("line")), func if func != "<module>" else None) if path else None
             if frame is not None and frame not in frames:
                 frames.append(frame)
@@ -266,7 +251,6 @@ def localize(
     *,
     description: str | None = None,
     find_definitions: FindDefinitions | None = None,
-    other_roots: Iterable[Path] = (),
     max_lines: int | None = None,
     settings: CodeSettings | None = None,
 ) -> list[Region]:
@@ -276,7 +260,7 @@ def localize(
     budget = max_lines if max_lines is not None else settings.debug_context_lines
     repo = RepoDefinitions(root, settings)
     find = find_definitions or repo
-    report = parse_failure(failure_output, root, other_roots=other_roots)
+    report = parse_failure(failure_output, root)
     candidates: list[Region] = []
     seen_defs: set[tuple[str, int]] = set()
 
@@ -420,16 +404,15 @@ def _select(candidates: list[Region], budget: int) -> list[Region]:
     return chosen
 
 
-def render_regions(root: Path, regions: Iterable[Region], *, numbered: bool = True) -> str:
-    """The regions as the model sees them: a header per region, then the code (``12 | code`` when numbered)."""
+def render_regions(root: Path, regions: Iterable[Region]) -> str:
+    """The regions as the model sees them: a header per region, then the numbered code (``12 | code``)."""
     blocks = []
     for region in regions:
         lines = read_source(root / safe_relpath(root, region.path)).split("\n")
         end = min(region.end_line, len(lines))
         body = lines[region.start_line - 1 : end]
-        if numbered:
-            width = len(str(end))
-            body = [f"{n:>{width}} | {text}" for n, text in enumerate(body, start=region.start_line)]
+        width = len(str(end))
+        body = [f"{n:>{width}} | {text}" for n, text in enumerate(body, start=region.start_line)]
         header = f"{region.path} lines {region.start_line}-{end} ({region.reason})"
         blocks.append(f"{header}\n```\n" + "\n".join(body) + "\n```")
     return "\n\n".join(blocks)

@@ -39,3 +39,16 @@ def safe_relpath(root: Path, user_path: str) -> str:
     if resolved != real_root and not resolved.is_relative_to(real_root):
         raise PathOutsideRepo(f"path resolves outside the repository: {user_path!r}")
     return normalised
+
+
+_TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing"})
+_TEST_NAME = re.compile(
+    r"^(?:test_.*\.py|.*_test\.py|conftest\.py|.*_test\.go|.*\.(?:test|spec)\.[cm]?[jt]sx?|.*Tests?\.java)$"
+)
+
+
+def is_test_path(path: str) -> bool:
+    """A test file by the conventions of pytest, Go, Jest/Vitest and JUnit (its directory or its name); review's
+    rules, the debug loop's localisation and its edit guard all ask this one question."""
+    parts = path.split("/")
+    return any(part in _TEST_DIRS for part in parts[:-1]) or bool(_TEST_NAME.match(parts[-1]))

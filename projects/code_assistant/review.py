@@ -24,6 +24,7 @@ from unidiff import Hunk, PatchedFile, PatchSet, UnidiffParseError
 
 from projects.code_assistant.languages import language_for_name
 from projects.code_assistant.parsing import parse_source
+from projects.code_assistant.paths import is_test_path
 from projects.code_assistant.settings import CodeSettings, get_code_settings
 from projects.code_assistant.types import Language, Symbol
 from shared.guardrails.secrets import detect_secrets, redact_secrets
@@ -242,10 +243,6 @@ def _enclosing(path: str, hunk: Hunk, text: str | None, cache: dict[str, list[Sy
 
 # -- rules ----------------------------------------------------------------------------------------------------
 
-_TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing"})
-_TEST_NAME = re.compile(
-    r"^(?:test_.*\.py|.*_test\.py|conftest\.py|.*_test\.go|.*\.(?:test|spec)\.[cm]?[jt]sx?|.*Tests?\.java)$"
-)
 _PY_RULES: tuple[tuple[re.Pattern[str], Severity, Category, str], ...] = (
     (re.compile(r"^\s*print\("), "warning", "style", "print() left in the code: use logging, or remove it"),
     (
@@ -274,11 +271,6 @@ _TODO = re.compile(r"\b(TODO|FIXME|XXX)\b")
 _TEST_DEFINITION = re.compile(
     r"^\s*(?:(?:async\s+)?def\s+test\w*\s*\(|func\s+Test\w*\s*\(|@Test\b|(?:it|test)\s*\(\s*[\"'`])"
 )
-
-
-def is_test_path(path: str) -> bool:
-    parts = path.split("/")
-    return any(part in _TEST_DIRS for part in parts[:-1]) or bool(_TEST_NAME.match(parts[-1]))
 
 
 def is_source_path(path: str) -> bool:

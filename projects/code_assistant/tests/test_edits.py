@@ -160,3 +160,15 @@ def test_unified_diff_applies_with_git(tmp_path: Path):
     assert (repo / "tail.txt").read_text() == "a\nc"
     assert (repo / "pkg/new.py").read_text() == "VALUE = 1\n"
     assert unified_diff([FileChange("m.py", SOURCE, SOURCE)]) == ""
+
+
+def test_a_form_feed_does_not_split_a_line_of_the_diff(tmp_path: Path):
+    """``str.splitlines`` breaks at \\x0c; git does not: the hunk must count lines the way git does."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    before = "a = 1\n\x0c\nb = 2\nc = 3\n"
+    (repo / "m.py").write_text(before)
+    assert _git(repo, "init", "-q").returncode == 0
+    (tmp_path / "fix.diff").write_text(unified_diff([FileChange("m.py", before, before.replace("c = 3", "c = 4"))]))
+    check = _git(repo, "apply", "--check", str(tmp_path / "fix.diff"))
+    assert check.returncode == 0, check.stderr

@@ -112,3 +112,15 @@ def test_description_identifiers_are_looked_up(buggy):
 def test_is_test_path():
     assert is_test_path("tests/test_money.py") and is_test_path("pkg/conftest.py") and is_test_path("a/b_test.go")
     assert not is_test_path("invoicing/money.py")
+
+
+def test_a_traceback_from_the_users_checkout_maps_into_the_working_copy(tmp_path: Path):
+    """The debug loop localises in a sandboxed copy; a pasted traceback names the user's own checkout."""
+    from projects.code_assistant.localize import to_repo_path
+
+    user, copy = tmp_path / "srv" / "invoicing", tmp_path / "box" / "copy"
+    for root in (user, copy):
+        (root / "invoicing").mkdir(parents=True)
+        (root / "invoicing" / "money.py").write_text("x = 1\n")
+    assert to_repo_path(copy, str(user / "invoicing" / "money.py")) == "invoicing/money.py"  # by its tail
+    assert to_repo_path(copy, str(tmp_path / "lib" / "site-packages" / "invoicing" / "money.py")) is None
