@@ -379,10 +379,8 @@ def runs_view() -> Callable[[], None] | None:
     return show_run(picked)
 
 
-def approvals_view() -> Callable[[], None] | None:
-    pending = fetch("/approvals")
-    if pending is None:
-        return None
+def approvals_view(pending: list[dict[str, Any]]) -> Callable[[], None] | None:
+    """``pending``: what the sidebar fetched for its count on this same render."""
     if not pending:
         st.info("Nothing is waiting for your approval.", icon=":material/done_all:")
     for a in pending:
@@ -412,6 +410,6 @@ if view == "New goal":
 elif view == "Runs":
     follower = runs_view()
 else:
-    follower = approvals_view()
+    follower = approvals_view(waiting)
 if follower is not None:
     follower()
